@@ -1,0 +1,868 @@
+//! [`Barrier`]: Python's `threading.Barrier`, lock-free in one atomic word.
+//!
+//! # State word
+//!
+//! The whole state lives in one `AtomicU64` (`AtomicU32` on targets without
+//! 64-bit atomics); every transition is one successful CAS on it, decided
+//! from the value the CAS saw, never from a re-load.
+//!
+//! | bits (64-bit) | bits (32-bit) | field       | meaning                                          |
+//! |---------------|---------------|-------------|--------------------------------------------------|
+//! | 0..16         | 0..10         | `count`     | parties arrived in this generation and not yet gone; `== parties` while the action runs ("full") |
+//! | 16            | 10            | `SLEEPERS`  | some thread is parked (or about to) on `seq`     |
+//! | 17            | 11            | `BROKEN`    | broken (on a full generation: "break the next")  |
+//! | 18            | 12            | `RESETTING` | `reset()` broke waiting parties; they are leaving |
+//! | 19..64        | 13..32        | `gen`       | generation number, wrapping                      |
+//!
+//! A generation ends exactly once, by **release** (`gen + 1`: its parties
+//! get `Ok`) or by a **break** (`BROKEN` or `RESETTING` set with `gen`
+//! unchanged: its parties get `Err`). After a break, `count` is the number of
+//! that generation's waiters that have not yet seen it; each "departs" by
+//! decrementing it, and `gen` cannot move on until `count` is 0. So a waiter
+//! that wakes late, after any number of later events, reads what ended *its*
+//! generation: `gen` moved on means released; `gen` unchanged with a break
+//! flag means broken. Releases, the hot path, cost no departure RMW.
+//!
+//! Waiters spin briefly on the state word, then park on `seq`, a separate
+//! 32-bit futex word (never an alias of the state word: mixed-size atomic
+//! access is forbidden), after setting `SLEEPERS`. Each transition that ends
+//! what sleepers wait for clears `SLEEPERS` and, only if it was set, bumps
+//! `seq` and calls `wake_all`: no syscall when nobody sleeps.
+//!
+//! # Memory ordering
+//!
+//! - Arrival CAS: `AcqRel`. Release publishes the arriving party's earlier
+//!   writes; Acquire, through the release sequence of RMWs on the word, lets
+//!   the leader see every earlier arrival's writes before the action runs.
+//! - Release CAS (leader): `AcqRel`; waiters' `Acquire` loads of the state
+//!   that observe the new `gen` synchronise with it, so every party's
+//!   pre-barrier writes and the action's effects happen-before every
+//!   party's return.
+//! - Break, reset, departure CAS: `AcqRel`, for the same reasons on the
+//!   error path.
+//! - Parking: `seq` is loaded `Acquire` *before* the state is re-checked (by
+//!   the CAS that sets `SLEEPERS`, or a load); the waker bumps `seq` with
+//!   `Release` *after* its state CAS. If the parker read the bump it also
+//!   sees the new state and does not sleep; otherwise its futex wait compares
+//!   against the pre-bump value and cannot miss the wake. SAFETY.md,
+//!   "Barrier: no lost wake-up", gives the full argument.
+
+use crate::error::BarrierError;
+use crate::futex::{self, Deadline, Nanos};
+use crate::sync::{loom_const_fn, AtomicU32, Backoff, Ordering};
+use core::fmt;
+use core::time::Duration;
+
+#[cfg(target_has_atomic = "64")]
+mod layout {
+    pub(super) type Word = u64;
+    pub(super) use crate::sync::AtomicU64 as AtomicWord;
+    /// Bits of the `count` field.
+    pub(super) const COUNT_BITS: u32 = 16;
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+mod layout {
+    pub(super) type Word = u32;
+    pub(super) use crate::sync::AtomicU32 as AtomicWord;
+    /// Bits of the `count` field.
+    pub(super) const COUNT_BITS: u32 = 10;
+}
+
+use layout::{AtomicWord, Word, COUNT_BITS};
+
+/// Mask of the `count` field.
+const COUNT_MASK: Word = (1 << COUNT_BITS) - 1;
+/// A thread is parked, or about to park, on `seq`.
+const SLEEPERS: Word = 1 << COUNT_BITS;
+/// The barrier is broken (on a full generation: the next one will be).
+const BROKEN: Word = 1 << (COUNT_BITS + 1);
+/// `reset()` broke the waiting parties; they are leaving.
+const RESETTING: Word = 1 << (COUNT_BITS + 2);
+/// The lowest bit of the `gen` field.
+const GEN_ONE: Word = 1 << (COUNT_BITS + 3);
+/// Mask of the `gen` field.
+const GEN_MASK: Word = !(GEN_ONE - 1);
+
+/// The `count` field.
+#[inline]
+const fn count(word: Word) -> usize {
+    (word & COUNT_MASK) as usize
+}
+
+/// The `gen` field, in place (not shifted down).
+#[inline]
+const fn generation(word: Word) -> Word {
+    word & GEN_MASK
+}
+
+/// Broken, or being reset: the current generation has failed.
+#[inline]
+const fn is_failed(word: Word) -> bool {
+    word & (BROKEN | RESETTING) != 0
+}
+
+/// The word of the next generation: `gen + 1` (wrapping), count 0, no flags.
+#[inline]
+const fn next_generation(word: Word) -> Word {
+    generation(word).wrapping_add(GEN_ONE)
+}
+
+/// What a barrier runs when a generation completes: Python's `action`.
+///
+/// Implemented for every `Fn()` closure and for [`NoAction`]. The action runs
+/// exactly once per completed generation, on the leader's thread (the last
+/// to arrive), after all parties arrived and before any of them returns.
+pub trait BarrierAction {
+    /// Runs the action.
+    fn run(&self);
+
+    /// Whether `run` does nothing, so the leader can release the generation
+    /// in the same CAS it arrives with. Implementation detail of
+    /// [`NoAction`]; leave it `false`.
+    #[doc(hidden)]
+    const IS_NOOP: bool = false;
+}
+
+/// The action of a barrier built with [`Barrier::new`]: does nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoAction;
+
+impl BarrierAction for NoAction {
+    #[inline]
+    fn run(&self) {}
+    const IS_NOOP: bool = true;
+}
+
+impl<F: Fn()> BarrierAction for F {
+    #[inline]
+    fn run(&self) {
+        self();
+    }
+}
+
+/// What a successful [`Barrier::wait`] returns: this party's arrival index.
+///
+/// # Examples
+///
+/// ```
+/// let barrier = rallypoint::Barrier::new(1);
+/// let result = barrier.wait().unwrap();
+/// assert_eq!(result.index(), 0);
+/// assert!(result.is_leader());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct BarrierWaitResult {
+    index: u32,
+    parties: u32,
+}
+
+impl BarrierWaitResult {
+    /// This party's place in its generation's arrival order, in
+    /// `0..parties`: 0 arrived first, `parties - 1` last. Python's return
+    /// value of `Barrier.wait()`.
+    #[inline]
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+
+    /// Whether this party arrived last (`index() == parties - 1`): the one
+    /// that ran the action. Like `std::sync::BarrierWaitResult::is_leader`.
+    #[inline]
+    pub fn is_leader(&self) -> bool {
+        self.index + 1 == self.parties
+    }
+}
+
+/// A reusable barrier with Python's `threading.Barrier` semantics.
+///
+/// `parties` threads call [`wait`](Self::wait); the last to arrive runs the
+/// optional action and releases them all, each with its arrival
+/// [`index`](BarrierWaitResult::index). The barrier can be
+/// [`abort`](Self::abort)ed and [`reset`](Self::reset); a timeout, an abort
+/// or a panicking action *breaks* it, failing every party of the generation.
+///
+/// Lock-free: the state is one atomic word, waiters spin briefly and then
+/// park on a futex word, `wait` never allocates or takes a lock, and
+/// `Barrier<NoAction>` is 24 bytes on 64-bit targets.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::Barrier;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static ROUNDS: AtomicUsize = AtomicUsize::new(0);
+/// static BARRIER: Barrier<fn()> = Barrier::with_action(3, || {
+///     ROUNDS.fetch_add(1, Ordering::Relaxed);
+/// });
+///
+/// std::thread::scope(|s| {
+///     for _ in 0..3 {
+///         s.spawn(|| {
+///             for _ in 0..10 {
+///                 BARRIER.wait().unwrap();
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(ROUNDS.load(Ordering::Relaxed), 10);
+/// ```
+pub struct Barrier<A = NoAction> {
+    /// The state word (see the module docs).
+    state: AtomicWord,
+    /// The futex word sleepers park on; bumped when they must wake.
+    seq: AtomicU32,
+    parties: u32,
+    /// Default timeout of `wait()`.
+    timeout: Option<Nanos>,
+    action: A,
+}
+
+impl Barrier<NoAction> {
+    /// The largest number of parties a barrier can have on this target:
+    /// 65 535 where 64-bit atomics exist, 1 023 elsewhere.
+    pub const MAX_PARTIES: usize = COUNT_MASK as usize;
+
+    loom_const_fn! {
+        /// Creates a barrier for `parties` threads, with no action and no
+        /// default timeout.
+        ///
+        /// `const`, so a barrier can live in a `static`.
+        ///
+        /// # Panics
+        ///
+        /// If `parties` is 0 or greater than [`Barrier::MAX_PARTIES`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static BARRIER: rallypoint::Barrier = rallypoint::Barrier::new(4);
+        /// assert_eq!(BARRIER.parties(), 4);
+        /// ```
+        #[must_use]
+        pub fn new(parties: usize) -> Self {
+            Self::build(parties, NoAction)
+        }
+    }
+}
+
+impl<A: Fn()> Barrier<A> {
+    loom_const_fn! {
+        /// Creates a barrier for `parties` threads whose last arriver runs
+        /// `action` once per completed generation, before any party returns.
+        ///
+        /// If `action` panics, the barrier becomes broken, the other parties
+        /// get [`BarrierError::Broken`], and the panic continues in the
+        /// leader's thread.
+        ///
+        /// # Panics
+        ///
+        /// If `parties` is 0 or greater than [`Barrier::MAX_PARTIES`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicBool, Ordering};
+        /// let done = AtomicBool::new(false);
+        /// let barrier = rallypoint::Barrier::with_action(1, || done.store(true, Ordering::Relaxed));
+        /// assert!(barrier.wait().unwrap().is_leader());
+        /// assert!(done.load(Ordering::Relaxed));
+        /// ```
+        #[must_use]
+        pub fn with_action(parties: usize, action: A) -> Self {
+            Self::build(parties, action)
+        }
+    }
+}
+
+impl<A> Barrier<A> {
+    loom_const_fn! {
+        fn build(parties: usize, action: A) -> Self {
+            assert!(parties != 0, "Barrier: parties must be at least 1");
+            #[cfg(target_has_atomic = "64")]
+            assert!(
+                parties <= COUNT_MASK as usize,
+                "Barrier: parties exceeds Barrier::MAX_PARTIES (65535 on this target)"
+            );
+            #[cfg(not(target_has_atomic = "64"))]
+            assert!(
+                parties <= COUNT_MASK as usize,
+                "Barrier: parties exceeds Barrier::MAX_PARTIES (1023 on this target)"
+            );
+            Self {
+                state: AtomicWord::new(0),
+                seq: AtomicU32::new(0),
+                parties: parties as u32,
+                timeout: None,
+                action,
+            }
+        }
+    }
+
+    /// Sets the default timeout of [`wait`](Self::wait) (Python's `timeout=`
+    /// constructor argument). `Duration::MAX` means "wait forever".
+    ///
+    /// Timeouts of ~584 years or more are stored as "forever" and read back
+    /// from [`timeout`](Self::timeout) as `Duration::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2).with_timeout(Duration::from_millis(10));
+    /// assert_eq!(barrier.timeout(), Some(Duration::from_millis(10)));
+    /// assert_eq!(barrier.wait(), Err(rallypoint::BarrierError::TimedOut));
+    /// ```
+    #[must_use]
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(Nanos::from_duration(timeout));
+        self
+    }
+
+    /// The number of threads required to pass the barrier. Never changes.
+    #[inline]
+    pub fn parties(&self) -> usize {
+        self.parties as usize
+    }
+
+    /// The default timeout of [`wait`](Self::wait), if one was set.
+    #[inline]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout.map(Nanos::to_duration)
+    }
+
+    /// The number of parties currently blocked in this generation: 0 when
+    /// broken or being reset, `parties - 1` while the action runs.
+    ///
+    /// A snapshot: other threads may arrive or leave at any moment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| barrier.wait());
+    ///     while barrier.n_waiting() != 1 {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     barrier.wait().unwrap();
+    /// });
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// ```
+    pub fn n_waiting(&self) -> usize {
+        // Relaxed: a snapshot that publishes nothing.
+        let s = self.state.load(Ordering::Relaxed);
+        if is_failed(s) {
+            0
+        } else {
+            count(s).min(self.parties() - 1)
+        }
+    }
+
+    /// Whether the barrier is broken: by [`abort`](Self::abort), a timeout
+    /// or a panicking action, until [`reset`](Self::reset).
+    pub fn is_broken(&self) -> bool {
+        // Relaxed: a snapshot that publishes nothing.
+        self.state.load(Ordering::Relaxed) & BROKEN != 0
+    }
+
+    /// Puts the barrier into the broken state: current waiters get
+    /// [`BarrierError::Broken`] promptly, and every later `wait` gets it at
+    /// once, until [`reset`](Self::reset).
+    ///
+    /// If the last party of the current generation has already arrived (the
+    /// action is running), that generation still completes with `Ok` and the
+    /// *next* one is broken: no generation mixes `Ok` and `Err`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// assert_eq!(barrier.wait(), Err(rallypoint::BarrierError::Broken));
+    /// barrier.reset();
+    /// assert!(!barrier.is_broken());
+    /// ```
+    pub fn abort(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & BROKEN != 0 {
+                return;
+            }
+            let full = count(s) == self.parties();
+            let new = if full {
+                s | BROKEN // Breaks the next generation at release.
+            } else {
+                (s & !(RESETTING | SLEEPERS)) | BROKEN
+            };
+            // AcqRel: see the module docs' "Memory ordering".
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if !full {
+                        self.wake_sleepers(s);
+                    }
+                    return;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Returns the barrier to its empty, unbroken state. Threads waiting at
+    /// that moment get [`BarrierError::Broken`] promptly.
+    ///
+    /// Like Python, a `wait` that starts while those threads are still
+    /// leaving blocks until they have left, then joins the fresh generation.
+    /// If the action is running, its generation completes with `Ok` and only
+    /// a pending [`abort`](Self::abort) of the next generation is undone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Barrier, BarrierError};
+    /// let barrier = Barrier::new(2);
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| barrier.wait());
+    ///     while barrier.n_waiting() != 1 {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     barrier.reset();
+    ///     assert_eq!(waiter.join().unwrap(), Err(BarrierError::Broken));
+    /// });
+    /// assert!(!barrier.is_broken());
+    /// ```
+    pub fn reset(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let full = count(s) == self.parties();
+            let new = if full {
+                s & !BROKEN
+            } else if s & RESETTING != 0 {
+                return;
+            } else if count(s) == 0 {
+                if s & BROKEN == 0 {
+                    return; // Already empty and unbroken.
+                }
+                next_generation(s)
+            } else {
+                // Waiters (or broken stragglers) remain: fail them, and keep
+                // `gen` until they have all left.
+                (s & !(BROKEN | SLEEPERS)) | RESETTING
+            };
+            if new == s {
+                return;
+            }
+            // AcqRel: see the module docs' "Memory ordering".
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if !full {
+                        self.wake_sleepers(s);
+                    }
+                    return;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Wakes every parked thread if `old`, the value a transition replaced,
+    /// had `SLEEPERS` set (every waking transition clears it).
+    #[inline]
+    fn wake_sleepers(&self, old: Word) {
+        if old & SLEEPERS != 0 {
+            self.wake_sleepers_slow();
+        }
+    }
+
+    #[cold]
+    fn wake_sleepers_slow(&self) {
+        // Release pairs with the Acquire load of `seq` in `park`: a parker
+        // that reads this bump also sees the state transition before it.
+        self.seq.fetch_add(1, Ordering::Release);
+        futex::wake_all(&self.seq);
+    }
+
+    /// One step of waiting for the state word to leave `s`: spin while the
+    /// budget lasts, then park. Returns `false` if the deadline passed while
+    /// parked (the caller re-checks it either way).
+    #[inline]
+    fn pause(&self, s: Word, deadline: Option<Deadline>, backoff: &Backoff) -> bool {
+        if backoff.snooze() {
+            return true;
+        }
+        self.park(s, deadline)
+    }
+
+    /// Parks on `seq` until a waking transition, if the state is still `s`.
+    #[cold]
+    fn park(&self, s: Word, deadline: Option<Deadline>) -> bool {
+        // Read `seq` *before* re-checking the state. Acquire pairs with the
+        // Release bump in `wake_sleepers_slow`: if this reads a bump, the
+        // re-check below sees the transition that preceded it.
+        let seq = self.seq.load(Ordering::Acquire);
+        if s & SLEEPERS == 0 {
+            // Publish SLEEPERS; fails (and we re-check) if the state moved.
+            // Release: the `seq` load above happens-before the waker's
+            // Acquire CAS that sees SLEEPERS, so it cannot read its bump.
+            if self
+                .state
+                .compare_exchange(s, s | SLEEPERS, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                return true;
+            }
+        } else if self.state.load(Ordering::Acquire) != s {
+            return true;
+        }
+        futex::wait(&self.seq, seq, deadline)
+    }
+}
+
+/// How a waiter's generation ended, as far as its last look could tell.
+enum Outcome {
+    Released,
+    Failed(BarrierError),
+    Pending,
+}
+
+impl<A: BarrierAction> Barrier<A> {
+    /// Waits until all parties have called `wait` in this generation, using
+    /// the default timeout if one was set (else waiting forever).
+    ///
+    /// Returns this party's arrival index; the last to arrive (the leader)
+    /// runs the action before anyone is released.
+    ///
+    /// # Errors
+    ///
+    /// - [`BarrierError::TimedOut`]: this party's timeout elapsed before the
+    ///   generation was complete; the barrier is now broken.
+    /// - [`BarrierError::Broken`]: the barrier is or became broken (abort,
+    ///   another party's timeout, a panicking action, a `reset` while this
+    ///   party waited). Later calls fail at once until `reset()`.
+    ///
+    /// A generation never mixes `Ok` and `Err`: once its last party has
+    /// arrived, nothing can fail it except a panicking action.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the action's panic in the leader's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// let indices = std::thread::scope(|s| {
+    ///     let other = s.spawn(|| barrier.wait().unwrap().index());
+    ///     let mine = barrier.wait().unwrap().index();
+    ///     [mine, other.join().unwrap()]
+    /// });
+    /// assert_eq!(indices[0] + indices[1], 1); // one got 0, the other 1
+    /// ```
+    pub fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
+        let deadline = match self.timeout {
+            None => None,
+            Some(t) => t.deadline(),
+        };
+        self.wait_until(deadline)
+    }
+
+    /// Like [`wait`](Self::wait), with `timeout` instead of the default.
+    /// `Duration::ZERO` breaks the barrier unless this party is the last;
+    /// `Duration::MAX` waits forever.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Panics
+    ///
+    /// Resumes the action's panic in the leader's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Barrier, BarrierError};
+    /// use std::time::Duration;
+    /// let barrier = Barrier::new(2);
+    /// assert_eq!(barrier.wait_timeout(Duration::from_millis(1)), Err(BarrierError::TimedOut));
+    /// assert_eq!(barrier.wait_timeout(Duration::MAX), Err(BarrierError::Broken));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, BarrierError> {
+        self.wait_until(Deadline::after(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> Result<BarrierWaitResult, BarrierError> {
+        let parties = self.parties();
+        let backoff = Backoff::new();
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & BROKEN != 0 {
+                return Err(BarrierError::Broken);
+            }
+            let arrived = count(s);
+            if s & RESETTING != 0 || arrived == parties {
+                // Not our generation yet: reset's victims are leaving, or the
+                // action runs. Wait for the state to move on.
+                if deadline.is_some_and(Deadline::has_passed) {
+                    // Our timeout elapsed before our generation was complete.
+                    self.abort();
+                    return Err(BarrierError::TimedOut);
+                }
+                self.pause(s, deadline, &backoff);
+                // Acquire: pairs with the transition we waited for.
+                s = self.state.load(Ordering::Acquire);
+                continue;
+            }
+            let last = arrived + 1 == parties;
+            let new = if last && A::IS_NOOP {
+                next_generation(s)
+            } else {
+                s + 1
+            };
+            // AcqRel: see the module docs' "Memory ordering".
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+
+        let index = count(s);
+        let result = BarrierWaitResult {
+            index: index as u32,
+            parties: self.parties,
+        };
+        if index + 1 == parties {
+            if A::IS_NOOP {
+                self.wake_sleepers(s);
+            } else {
+                self.run_action_and_release();
+            }
+            return Ok(result);
+        }
+        match self.await_release(generation(s), deadline) {
+            Ok(()) => Ok(result),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The leader's path when there is an action: the generation is full;
+    /// run the action, then release (or break, if it panics).
+    #[cold]
+    fn run_action_and_release(&self) {
+        /// Breaks the barrier if the action unwinds (works without `std`).
+        struct BreakOnUnwind<'a, A>(&'a Barrier<A>);
+        impl<A> Drop for BreakOnUnwind<'_, A> {
+            fn drop(&mut self) {
+                let barrier = self.0;
+                let mut s = barrier.state.load(Ordering::Relaxed);
+                loop {
+                    debug_assert_eq!(count(s), barrier.parties());
+                    // The leader departs; the others must see the break.
+                    let new = ((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN;
+                    // AcqRel: see the module docs' "Memory ordering".
+                    match barrier.state.compare_exchange_weak(
+                        s,
+                        new,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return barrier.wake_sleepers(s),
+                        Err(actual) => s = actual,
+                    }
+                }
+            }
+        }
+
+        let guard = BreakOnUnwind(self);
+        self.action.run();
+        core::mem::forget(guard);
+
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert_eq!(count(s), self.parties());
+            // A pending abort carries over to the next generation.
+            let new = next_generation(s) | (s & BROKEN);
+            // AcqRel: Release publishes the action's effects to the waiters.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return self.wake_sleepers(s),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// A non-leader's wait for generation `gen` to end.
+    fn await_release(&self, gen: Word, deadline: Option<Deadline>) -> Result<(), BarrierError> {
+        let parties = self.parties();
+        let backoff = Backoff::new();
+        let mut seen = usize::MAX;
+        loop {
+            // Acquire: pairs with the release (or break) CAS that ended `gen`.
+            let s = self.state.load(Ordering::Acquire);
+            if generation(s) != gen {
+                return Ok(());
+            }
+            let full = count(s) == parties;
+            if !full {
+                if is_failed(s) {
+                    return Err(self.depart(gen, deadline));
+                }
+                if deadline.is_some_and(Deadline::has_passed) {
+                    match self.time_out(gen) {
+                        Outcome::Released => return Ok(()),
+                        Outcome::Failed(e) => return Err(e),
+                        Outcome::Pending => {} // Full now: no timeout can fail it.
+                    }
+                }
+            }
+            if count(s) != seen {
+                // Progress: more parties arrived. Spin a while longer.
+                seen = count(s);
+                backoff.reset();
+            }
+            // Once the generation is full it can only be released: wait untimed.
+            self.pause(s, if full { None } else { deadline }, &backoff);
+        }
+    }
+
+    /// This waiter's timeout elapsed: break `gen`, unless it has already
+    /// ended or is full. One CAS decides between this and the release.
+    #[cold]
+    fn time_out(&self, gen: Word) -> Outcome {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if generation(s) != gen {
+                return Outcome::Released;
+            }
+            if count(s) == self.parties() {
+                return Outcome::Pending;
+            }
+            if is_failed(s) {
+                return Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut));
+            }
+            // We depart as we break it: the others count down the rest.
+            let new = ((s - 1) & !SLEEPERS) | BROKEN;
+            // AcqRel: see the module docs' "Memory ordering".
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.wake_sleepers(s);
+                    return Outcome::Failed(BarrierError::TimedOut);
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// A waiter of the broken generation `gen` leaves.
+    #[cold]
+    fn depart(&self, gen: Word, deadline: Option<Deadline>) -> BarrierError {
+        let error = if deadline.is_some_and(Deadline::has_passed) {
+            BarrierError::TimedOut
+        } else {
+            BarrierError::Broken
+        };
+        self.depart_with(gen, error)
+    }
+
+    fn depart_with(&self, gen: Word, error: BarrierError) -> BarrierError {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            // `gen` cannot move on while we are counted (see the module docs).
+            debug_assert!(generation(s) == gen && count(s) > 0 && is_failed(s));
+            if generation(s) != gen || count(s) == 0 || !is_failed(s) {
+                return error; // Never corrupt the word, whatever happened.
+            }
+            let new = if count(s) == 1 && s & RESETTING != 0 {
+                // The last of reset's victims: open the fresh generation.
+                next_generation(s)
+            } else {
+                s - 1
+            };
+            // AcqRel: see the module docs' "Memory ordering".
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if generation(new) != gen {
+                        self.wake_sleepers(s);
+                    }
+                    return error;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+}
+
+impl<A> fmt::Debug for Barrier<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties())
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.is_broken())
+            .field("timeout", &self.timeout())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_do_not_overlap() {
+        let fields = [COUNT_MASK, SLEEPERS, BROKEN, RESETTING, GEN_MASK];
+        let mut all: Word = 0;
+        for f in fields {
+            assert_eq!(all & f, 0, "field {f:#x} overlaps");
+            all |= f;
+        }
+        assert_eq!(all, Word::MAX, "every bit belongs to a field");
+    }
+
+    #[test]
+    fn count_never_carries_into_flags() {
+        let w = generation(Word::MAX) | (Barrier::MAX_PARTIES as Word);
+        assert_eq!(count(w), Barrier::MAX_PARTIES);
+        assert_eq!(w & (SLEEPERS | BROKEN | RESETTING), 0);
+    }
+
+    #[test]
+    fn generation_wraps_to_zero_and_clears_everything_else() {
+        let top = GEN_MASK | SLEEPERS | BROKEN | 7;
+        assert_eq!(next_generation(top), 0);
+        assert_eq!(next_generation(5 | SLEEPERS), GEN_ONE);
+    }
+
+    #[test]
+    fn max_parties_meets_the_contract() {
+        #[cfg(target_has_atomic = "64")]
+        assert!(Barrier::MAX_PARTIES >= 65_535);
+        assert!(Barrier::MAX_PARTIES >= 1_023);
+    }
+
+    #[test]
+    fn sizes() {
+        #[cfg(target_pointer_width = "64")]
+        assert!(core::mem::size_of::<Barrier>() <= 24);
+        assert_eq!(core::mem::size_of::<NoAction>(), 0);
+    }
+}

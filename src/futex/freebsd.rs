@@ -1,0 +1,105 @@
+//! FreeBSD: `_umtx_op(UMTX_OP_WAIT_UINT_PRIVATE)` with an absolute
+//! `CLOCK_MONOTONIC` deadline (`UMTX_ABSTIME`), and `UMTX_OP_WAKE_PRIVATE`.
+//!
+//! `UMTX_OP_WAIT_UINT_PRIVATE` compares a 32-bit word (plain `UMTX_OP_WAIT`
+//! compares a `long`). Passing the *absolute* deadline with `UMTX_ABSTIME` is
+//! what Rust std does; a relative duration with `UMTX_ABSTIME` (a bug seen in
+//! the wild) times out at once.
+
+use super::Deadline;
+use crate::sync::{AtomicU32, Ordering};
+use core::ffi::c_void;
+use core::ptr;
+use core::time::Duration;
+
+fn errno() -> i32 {
+    // SAFETY: `__error` returns the calling thread's errno slot, valid for
+    // the thread's lifetime (SAFETY.md, "Wait layer: errno").
+    unsafe { *libc::__error() }
+}
+
+pub(super) fn now() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists
+    // (SAFETY.md, "Wait layer: clocks").
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    debug_assert_eq!(r, 0, "clock_gettime(CLOCK_MONOTONIC) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
+    // `None` if time_t cannot hold the deadline: then wait untimed (forever).
+    let mut umtx_time = deadline.and_then(|d| {
+        let at = d.since_origin();
+        Some(libc::_umtx_time {
+            _timeout: libc::timespec {
+                tv_sec: libc::time_t::try_from(at.as_secs()).ok()?,
+                tv_nsec: at.subsec_nanos() as _,
+            },
+            _flags: libc::UMTX_ABSTIME,
+            _clockid: libc::CLOCK_MONOTONIC as u32,
+        })
+    });
+    // The kernel learns the timeout's type from `uaddr` = its size.
+    let (size, timeout) = match umtx_time.as_mut() {
+        Some(t) => (
+            core::mem::size_of::<libc::_umtx_time>() as *mut c_void,
+            t as *mut libc::_umtx_time as *mut c_void,
+        ),
+        None => (ptr::null_mut(), ptr::null_mut()),
+    };
+    loop {
+        if word.load(Ordering::Relaxed) != expected {
+            return true;
+        }
+        // SAFETY:
+        // - `word` is a live, aligned `AtomicU32` for the whole call;
+        // - `timeout` is null or points to `umtx_time`, alive for the call,
+        //   and `size` is its size as the op requires
+        // (SAFETY.md, "Wait layer: FreeBSD umtx").
+        let r = unsafe {
+            libc::_umtx_op(
+                word.as_ptr().cast(),
+                libc::UMTX_OP_WAIT_UINT_PRIVATE,
+                expected as libc::c_ulong,
+                size,
+                timeout,
+            )
+        };
+        if r == 0 {
+            return true;
+        }
+        match errno() {
+            libc::ETIMEDOUT => return false,
+            libc::EINTR => continue,
+            e => {
+                debug_assert!(false, "unexpected _umtx_op wait error {e}");
+                return true;
+            }
+        }
+    }
+}
+
+fn wake(word: &AtomicU32, count: i32) {
+    // SAFETY: `word` is a live, aligned `AtomicU32`; the wake op reads no
+    // other pointer (SAFETY.md, "Wait layer: FreeBSD umtx").
+    let r = unsafe {
+        libc::_umtx_op(
+            word.as_ptr().cast(),
+            libc::UMTX_OP_WAKE_PRIVATE,
+            count as libc::c_ulong,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    debug_assert_eq!(r, 0, "_umtx_op wake failed: errno {}", errno());
+}
+
+#[allow(dead_code)] // See `futex::wake_one`.
+pub(super) fn wake_one(word: &AtomicU32) {
+    wake(word, 1);
+}
+
+pub(super) fn wake_all(word: &AtomicU32) {
+    wake(word, i32::MAX);
+}

@@ -1,0 +1,425 @@
+//! The wait layer: park a thread on a 32-bit atomic word until it changes.
+//!
+//! # Contract
+//!
+//! Every backend (one file per OS, identical signatures) provides:
+//!
+//! - [`wait`]`(word, expected, deadline) -> bool`: if `word` still holds
+//!   `expected`, sleep until woken, until `deadline` passes, or spuriously.
+//!   Returns `false` **only** when the deadline has passed (by this module's
+//!   own monotonic clock, never on a bare "timed out" from the OS), and
+//!   `true` otherwise, *including* spurious returns. Callers therefore loop
+//!   on their own predicate and never treat `true` as "the value changed".
+//! - [`wake_one`]`(word)`, [`wake_all`]`(word)`: wake one / all threads
+//!   sleeping in [`wait`] on this word. A wake with no sleeper is harmless.
+//! - [`now`]: a monotonic clock (the same one the OS uses for the deadline).
+//!
+//! A wait that enters the kernel after a wake was issued does not sleep: the
+//! kernel compares `*word` with `expected` atomically with queueing the
+//! waiter. So "store new value, then wake" on one side and "see old value,
+//! then wait(expected = old)" on the other never loses a wake-up. That is the
+//! only synchronisation this layer promises; all memory ordering comes from
+//! the atomic operations on the word itself (see SAFETY.md, "Wait layer").
+//!
+//! Deadlines are absolute points on [`now`]'s clock, computed once by the
+//! caller, so a retry after `EINTR` or a spurious wake never stretches a
+//! timeout. A deadline too far away to represent is `None`: "wait forever",
+//! never an overflow and never an immediate timeout.
+//!
+//! The shape (free functions, not a trait, one backend compiled in) is that
+//! of std's `sys::sync::futex` and the `atomic-wait` crate.
+
+use crate::sync::AtomicU32;
+use core::num::NonZeroU64;
+use core::time::Duration;
+
+#[cfg(loom)]
+#[path = "loom.rs"]
+mod imp;
+
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+#[allow(unsafe_code)]
+#[path = "linux.rs"]
+mod imp;
+
+#[cfg(all(not(loom), target_os = "freebsd"))]
+#[allow(unsafe_code)]
+#[path = "freebsd.rs"]
+mod imp;
+
+#[cfg(all(not(loom), windows))]
+#[allow(unsafe_code)]
+#[path = "windows.rs"]
+mod imp;
+
+#[cfg(all(not(loom), target_vendor = "apple"))]
+#[allow(unsafe_code)]
+#[path = "apple.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        windows,
+        target_vendor = "apple"
+    ))
+))]
+#[allow(unsafe_code)]
+#[path = "spin.rs"]
+mod imp;
+
+// On hosts with a real backend the no-OS fallback is still compiled for its
+// own unit tests, so that the code bare-metal users run is tested here too.
+#[cfg(all(
+    test,
+    not(loom),
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        windows,
+        target_vendor = "apple"
+    )
+))]
+#[allow(unsafe_code, dead_code)]
+#[path = "spin.rs"]
+mod spin;
+
+#[cfg(all(
+    not(loom),
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        windows,
+        target_vendor = "apple"
+    ))
+))]
+pub use imp::set_clock;
+
+/// Sleeps while `*word == expected`, until woken or `deadline` passes.
+///
+/// Returns `false` only if the deadline has passed; may return `true`
+/// spuriously. See the module docs for the full contract.
+#[inline]
+pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
+    imp::wait(word, expected, deadline)
+}
+
+/// Wakes at most one thread sleeping in [`wait`] on `word`.
+///
+/// Part of the layer's contract and tested with it; Barrier and Timer
+/// release every waiter, so only `wake_all` has callers today.
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn wake_one(word: &AtomicU32) {
+    imp::wake_one(word);
+}
+
+/// Wakes every thread sleeping in [`wait`] on `word`.
+#[inline]
+pub(crate) fn wake_all(word: &AtomicU32) {
+    imp::wake_all(word);
+}
+
+/// The monotonic clock that deadlines are measured on, as time since an
+/// arbitrary (per-boot or per-process) origin.
+#[inline]
+pub(crate) fn now() -> Duration {
+    imp::now()
+}
+
+/// An absolute point in time on [`now`]'s clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Deadline {
+    at: Duration,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now, or `None` ("never") when `timeout`
+    /// is `Duration::MAX` or the sum overflows.
+    #[inline]
+    pub(crate) fn after(timeout: Duration) -> Option<Self> {
+        if timeout == Duration::MAX {
+            return None;
+        }
+        now().checked_add(timeout).map(|at| Self { at })
+    }
+
+    /// The deadline `at` after the clock's origin.
+    #[inline]
+    #[allow(dead_code)] // used by the no-OS backend's tests
+    pub(crate) fn at(at: Duration) -> Self {
+        Self { at }
+    }
+
+    /// Whether the deadline has passed on [`now`]'s clock.
+    ///
+    /// Under loom time is not modelled: every finite deadline counts as
+    /// passed, so the models explore each timeout racing each other step.
+    #[inline]
+    pub(crate) fn has_passed(self) -> bool {
+        #[cfg(loom)]
+        {
+            let _ = self;
+            true
+        }
+        #[cfg(not(loom))]
+        {
+            now() >= self.at
+        }
+    }
+
+    /// The time left until the deadline, zero once it has passed.
+    #[inline]
+    #[cfg_attr(not(any(test, windows, target_vendor = "apple")), allow(dead_code))]
+    pub(crate) fn remaining(self) -> Duration {
+        self.at.saturating_sub(now())
+    }
+
+    /// The deadline as time since the clock's origin.
+    #[inline]
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")), allow(dead_code))]
+    pub(crate) fn since_origin(self) -> Duration {
+        self.at
+    }
+}
+
+/// A `Duration` packed into eight bytes, `Option`-friendly.
+///
+/// Stores `nanoseconds + 1` in a `NonZeroU64`, so `Option<Nanos>` is also
+/// eight bytes. Durations of `u64::MAX - 1` ns (about 584 years) or more
+/// saturate to [`Nanos::FOREVER`], which reads back as `Duration::MAX` and
+/// means "never": no timeout that long can elapse, so nothing observable is
+/// lost. Keeps `Barrier` within 24 bytes and `Timer`'s state within 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Nanos(NonZeroU64);
+
+impl Nanos {
+    /// "Never": `Duration::MAX` and everything at or above ~584 years.
+    pub(crate) const FOREVER: Self = Self(NonZeroU64::MAX);
+
+    /// Packs `duration`, saturating to [`Nanos::FOREVER`].
+    pub(crate) const fn from_duration(duration: Duration) -> Self {
+        let nanos = duration.as_nanos();
+        if nanos >= (u64::MAX - 1) as u128 {
+            return Self::FOREVER;
+        }
+        match NonZeroU64::new(nanos as u64 + 1) {
+            Some(n) => Self(n),
+            None => Self::FOREVER, // unreachable: nanos + 1 >= 1
+        }
+    }
+
+    /// Unpacks; [`Nanos::FOREVER`] reads back as `Duration::MAX`.
+    pub(crate) const fn to_duration(self) -> Duration {
+        if self.0.get() == u64::MAX {
+            Duration::MAX
+        } else {
+            Duration::from_nanos(self.0.get() - 1)
+        }
+    }
+
+    /// The deadline this far from now (`None` for "never").
+    #[inline]
+    pub(crate) fn deadline(self) -> Option<Deadline> {
+        Deadline::after(self.to_duration())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanos_round_trips_and_saturates() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(1500),
+            Duration::from_nanos(u64::MAX - 2),
+        ] {
+            assert_eq!(Nanos::from_duration(d).to_duration(), d);
+        }
+        assert_eq!(Nanos::from_duration(Duration::MAX), Nanos::FOREVER);
+        assert_eq!(Nanos::from_duration(Duration::from_nanos(u64::MAX - 1)), Nanos::FOREVER);
+        assert_eq!(Nanos::FOREVER.to_duration(), Duration::MAX);
+        assert_eq!(Nanos::FOREVER.deadline(), None);
+        assert_eq!(core::mem::size_of::<Option<Nanos>>(), 8);
+    }
+
+    #[test]
+    fn deadline_max_means_never() {
+        assert_eq!(Deadline::after(Duration::MAX), None);
+        assert_eq!(Deadline::after(Duration::from_secs(u64::MAX)), None);
+        let d = Deadline::after(Duration::from_secs(3600)).expect("an hour fits");
+        assert!(!d.has_passed());
+        assert!(d.remaining() > Duration::from_secs(3599));
+    }
+
+    #[test]
+    fn zero_deadline_has_passed_at_once() {
+        let d = Deadline::after(Duration::ZERO).expect("zero fits");
+        assert!(d.has_passed());
+        assert_eq!(d.remaining(), Duration::ZERO);
+    }
+
+    extern crate std;
+    use crate::sync::Ordering;
+    use std::sync::atomic::AtomicUsize;
+    use std::thread;
+    use std::time::Instant;
+
+    /// Spins until `n` threads have announced they are about to wait.
+    fn until(counter: &AtomicUsize, n: usize) {
+        while counter.load(Ordering::SeqCst) < n {
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn stale_value_returns_at_once() {
+        let word = AtomicU32::new(7);
+        let start = Instant::now();
+        assert!(wait(&word, 6, None));
+        assert!(wait(&word, 6, Deadline::after(Duration::from_secs(3600))));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn wake_one_releases_a_parked_thread() {
+        let word = AtomicU32::new(0);
+        let ready = AtomicUsize::new(0);
+        thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                ready.fetch_add(1, Ordering::SeqCst);
+                while word.load(Ordering::Acquire) == 0 {
+                    assert!(wait(&word, 0, None));
+                }
+            });
+            until(&ready, 1);
+            thread::sleep(Duration::from_millis(10)); // let it park
+            word.store(1, Ordering::Release);
+            wake_one(&word);
+            waiter.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn one_wake_all_releases_eight_waiters() {
+        let word = AtomicU32::new(0);
+        let ready = AtomicUsize::new(0);
+        let woken = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    ready.fetch_add(1, Ordering::SeqCst);
+                    while word.load(Ordering::Acquire) == 0 {
+                        wait(&word, 0, None);
+                    }
+                    woken.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            until(&ready, 8);
+            thread::sleep(Duration::from_millis(20));
+            word.store(1, Ordering::Release);
+            wake_all(&word);
+        });
+        assert_eq!(woken.load(Ordering::SeqCst), 8);
+    }
+
+    #[test]
+    fn timed_wait_is_never_early_and_not_much_late() {
+        let word = AtomicU32::new(0);
+        for ms in [0u64, 1, 5, 30] {
+            let timeout = Duration::from_millis(ms);
+            let start = Instant::now();
+            let deadline = Deadline::after(timeout);
+            // Loop as callers do: `true` may be spurious.
+            while wait(&word, 0, deadline) {}
+            let elapsed = start.elapsed();
+            assert!(elapsed >= timeout, "{ms} ms wait returned after {elapsed:?}");
+            assert!(elapsed < timeout + Duration::from_secs(2), "{ms} ms took {elapsed:?}");
+            assert!(deadline.unwrap().has_passed());
+        }
+    }
+
+    #[test]
+    fn untimed_and_max_waits_do_not_overflow() {
+        // Duration::MAX and near-MAX: woken by a store, never a panic or an
+        // immediate timeout.
+        for timeout in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::from_secs(1 << 40)] {
+            let word = AtomicU32::new(0);
+            thread::scope(|s| {
+                let waiter = s.spawn(|| {
+                    let deadline = Deadline::after(timeout);
+                    while word.load(Ordering::Acquire) == 0 {
+                        assert!(wait(&word, 0, deadline), "a {timeout:?} wait timed out");
+                    }
+                });
+                thread::sleep(Duration::from_millis(20));
+                word.store(1, Ordering::Release);
+                wake_all(&word);
+                waiter.join().unwrap();
+            });
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn eintr_neither_wakes_nor_stretches_a_timed_wait() {
+        extern "C" fn on_signal(_: libc::c_int) {}
+        // SAFETY: (test) installs a no-op handler for SIGUSR1 without
+        // SA_RESTART, so futex waits return EINTR.
+        #[allow(unsafe_code)]
+        unsafe {
+            let mut action: libc::sigaction = core::mem::zeroed();
+            action.sa_sigaction = on_signal as usize;
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &action, core::ptr::null_mut()), 0);
+        }
+        let word = AtomicU32::new(0);
+        let timeout = Duration::from_millis(300);
+        thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let word = &word;
+            let waiter = s.spawn(move || {
+                // SAFETY: (test) pthread_self has no preconditions.
+                #[allow(unsafe_code)]
+                tx.send(unsafe { libc::pthread_self() }).unwrap();
+                let start = Instant::now();
+                let deadline = Deadline::after(timeout);
+                let mut spurious = 0;
+                while wait(&word, 0, deadline) {
+                    spurious += 1;
+                }
+                (start.elapsed(), spurious)
+            });
+            let pthread = rx.recv().unwrap();
+            for _ in 0..10 {
+                thread::sleep(Duration::from_millis(20));
+                // SAFETY: (test) the thread is alive until joined below.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::pthread_kill(pthread, libc::SIGUSR1);
+                }
+            }
+            let (elapsed, spurious) = waiter.join().unwrap();
+            assert!(elapsed >= timeout, "EINTR made the wait return early: {elapsed:?}");
+            assert!(elapsed < timeout + Duration::from_secs(2), "EINTR stretched it: {elapsed:?}");
+            assert_eq!(spurious, 0, "EINTR must be retried inside the layer");
+        });
+    }
+
+    #[test]
+    fn clock_is_monotonic() {
+        let mut last = now();
+        for _ in 0..10_000 {
+            let t = now();
+            assert!(t >= last);
+            last = t;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod barrier;
+mod error;
+mod futex;
+mod sync;
+mod timer;
+
+pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
+pub use error::BarrierError;
+#[cfg(all(
+    not(loom),
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        windows,
+        target_vendor = "apple"
+    ))
+))]
+pub use futex::set_clock;
+#[cfg(feature = "alloc")]
+pub use timer::TimerControl;
+#[cfg(feature = "std")]
+pub use timer::TimerHandle;
+pub use timer::{Timer, TimerState};

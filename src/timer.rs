@@ -1,0 +1,655 @@
+//! [`Timer`]: Python's one-shot `threading.Timer`, as one atomic state word.
+//!
+//! # State word
+//!
+//! One `AtomicU32`, which is also the futex word every waiter parks on:
+//!
+//! | bits | field     | meaning                                                  |
+//! |------|-----------|----------------------------------------------------------|
+//! | 0..2 | phase     | `WAITING` 0, `RUNNING` 1, `FIRED` 2, `CANCELLED` 3       |
+//! | 2    | `CLAIMED` | `run` has been called (only the first call waits/fires) |
+//! | 3    | `PARKED`  | a `wait`er is parked (or about to): finishing must wake  |
+//!
+//! Phases move `WAITING -> RUNNING -> FIRED` or `WAITING -> CANCELLED`, never
+//! back. `WAITING -> RUNNING` (the runner, once the deadline passed) and
+//! `WAITING -> CANCELLED` (`cancel`) are CASes on the same word, so exactly
+//! one wins: `cancel()` returns `true` exactly when the function will never
+//! run. Only the thread that won `WAITING -> RUNNING` touches the function.
+//!
+//! # Memory ordering
+//!
+//! - `RUNNING -> FIRED` is a `Release` swap, and `cancel`'s CAS is `AcqRel`;
+//!   `wait`'s loads are `Acquire` and pair with them, so whatever the
+//!   function (or the canceller) did happens-before `wait` returns.
+//! - The runner's claim CAS needs no ordering for the function cell: the
+//!   cell was written before the timer was shared (a happens-before edge
+//!   given by the spawn or reference that shared it), and the CAS's place in
+//!   the word's modification order alone makes the winner unique.
+//! - A parker publishes `PARKED` (or `CLAIMED`) by RMW before it sleeps on
+//!   the word with that exact value; the finishing RMW comes later in the
+//!   word's modification order, sees the bit, and wakes. If it came first,
+//!   the futex sees a changed value and does not sleep.
+
+use crate::futex::{self, Deadline, Nanos};
+use crate::sync::{loom_const_fn, AtomicU32, Ordering, TakeCell};
+use core::fmt;
+use core::time::Duration;
+
+/// Mask of the phase field.
+const PHASE: u32 = 0b11;
+/// The function has not run and the timer is not cancelled.
+const WAITING: u32 = 0;
+/// The function is running.
+const RUNNING: u32 = 1;
+/// The function has returned or panicked.
+const FIRED: u32 = 2;
+/// The timer was cancelled before the function started.
+const CANCELLED: u32 = 3;
+/// `run` has been called.
+const CLAIMED: u32 = 1 << 2;
+/// A `wait`er is parked on the word.
+const PARKED: u32 = 1 << 3;
+
+#[inline]
+const fn phase(word: u32) -> u32 {
+    word & PHASE
+}
+
+#[inline]
+const fn is_finished(word: u32) -> bool {
+    phase(word) >= FIRED
+}
+
+/// Where a [`Timer`] is in its life.
+///
+/// Moves `Waiting -> Running -> Fired` or `Waiting -> Cancelled`, never back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerState {
+    /// Neither fired nor cancelled: not yet started, or counting down.
+    Waiting,
+    /// The function is running.
+    Running,
+    /// The function has returned (or panicked).
+    Fired,
+    /// Cancelled before the function started; it will never run.
+    Cancelled,
+}
+
+/// A one-shot timer: runs a function once after an interval, unless
+/// cancelled first. Python's `threading.Timer`, minus its races.
+///
+/// - [`cancel`](Self::cancel) tells you whether it won: `true` exactly when
+///   the function will never run. A cancelled timer's thread wakes at once.
+/// - [`wait`](Self::wait) returns once the timer is finished (fired or
+///   cancelled), even if the function panicked.
+/// - With `std`, [`start`](Self::start) runs it on a new thread, measuring
+///   the interval from the call to `start` (Python measures from whenever the
+///   new thread gets going). Without `std`, hand [`run`](Self::run) a thread
+///   of your own, or give the timer to your runtime's spawner with
+///   `start_with` (feature `alloc`).
+///
+/// The whole state is one atomic word plus the interval (16 bytes) and the
+/// function; `run`, `cancel`, `wait` and `state` never allocate or lock.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Timer, TimerState};
+/// use std::time::Duration;
+///
+/// let timer = Timer::new(Duration::from_secs(3600), || println!("an hour passed"));
+/// std::thread::scope(|s| {
+///     let runner = s.spawn(|| timer.run());
+///     assert!(timer.cancel()); // wakes the runner at once
+///     assert!(!runner.join().unwrap());
+/// });
+/// assert_eq!(timer.state(), TimerState::Cancelled);
+/// ```
+pub struct Timer<F> {
+    /// The state word, also the futex word.
+    state: AtomicU32,
+    interval: Nanos,
+    function: TakeCell<F>,
+}
+
+impl<F: FnOnce()> Timer<F> {
+    loom_const_fn! {
+        /// Creates a timer that will run `function` once `interval` has
+        /// passed since [`run`](Self::run) (or `start`) is called.
+        ///
+        /// `Duration::ZERO` fires at once; `Duration::MAX` (or anything over
+        /// ~584 years) never fires, and waits until cancelled. `const`, so a
+        /// timer can live in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let timer = rallypoint::Timer::new(Duration::ZERO, || {});
+        /// assert!(timer.run());
+        /// assert!(timer.is_finished());
+        /// ```
+        #[must_use]
+        pub fn new(interval: Duration, function: F) -> Self {
+            Self {
+                state: AtomicU32::new(WAITING),
+                interval: Nanos::from_duration(interval),
+                function: TakeCell::new(function),
+            }
+        }
+    }
+
+    /// Runs the timer on the calling thread: blocks until `interval` has
+    /// passed since this call, then runs the function and returns `true`;
+    /// returns `false` as soon as the timer is cancelled.
+    ///
+    /// Only the first call waits or fires; any later or concurrent call
+    /// returns `false` at once. This is the `no_std` entry point: a runtime
+    /// hands the timer one of its own threads.
+    ///
+    /// # Panics
+    ///
+    /// If the function panics, the timer still finishes (`Fired`, waiters
+    /// return) and the panic continues in the caller. On a target without an
+    /// OS, panics if no clock was registered with `set_clock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let start = Instant::now();
+    /// let timer = rallypoint::Timer::new(Duration::from_millis(20), || {});
+    /// assert!(timer.run());
+    /// assert!(start.elapsed() >= Duration::from_millis(20));
+    /// assert!(!timer.run()); // one-shot
+    /// ```
+    pub fn run(&self) -> bool {
+        self.run_until(self.interval.deadline())
+    }
+
+    /// [`run`](Self::run) with the deadline already computed (by `start`).
+    fn run_until(&self, deadline: Option<Deadline>) -> bool {
+        // Relaxed: the claim only decides who waits; the phase CAS below
+        // decides who fires.
+        let mut s = self.state.fetch_or(CLAIMED, Ordering::Relaxed);
+        if s & CLAIMED != 0 || phase(s) != WAITING {
+            return false;
+        }
+        s |= CLAIMED;
+        loop {
+            if phase(s) != WAITING {
+                debug_assert_eq!(phase(s), CANCELLED);
+                return false;
+            }
+            // Decide by our own clock, never by the wait's return alone.
+            if deadline.is_some_and(Deadline::has_passed) {
+                let running = (s & !PHASE) | RUNNING;
+                // One CAS decides between firing and `cancel()`. Acquire
+                // pairs with a cancel's Release only in the failure case,
+                // which we then re-examine.
+                match self
+                    .state
+                    .compare_exchange(s, running, Ordering::Acquire, Ordering::Acquire)
+                {
+                    Ok(_) => {
+                        self.fire();
+                        return true;
+                    }
+                    Err(actual) => {
+                        s = actual;
+                        continue;
+                    }
+                }
+            }
+            // Parks until the deadline, a cancel, or a waiter's PARKED bit.
+            futex::wait(&self.state, s, deadline);
+            // Acquire: pairs with `cancel`'s AcqRel CAS.
+            s = self.state.load(Ordering::Acquire);
+        }
+    }
+
+    /// Runs the function; we won `WAITING -> RUNNING`.
+    fn fire(&self) {
+        /// Publishes `FIRED` and wakes waiters, even if the function unwinds.
+        struct Finish<'a>(&'a AtomicU32);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                // Release: pairs with `wait`'s Acquire loads, publishing the
+                // function's effects. Only PARKED can change while RUNNING.
+                let old = self.0.swap(FIRED | CLAIMED, Ordering::Release);
+                debug_assert_eq!(phase(old), RUNNING);
+                if old & PARKED != 0 {
+                    futex::wake_all(self.0);
+                }
+            }
+        }
+        let _finish = Finish(&self.state);
+        // SAFETY: we won the only `WAITING -> RUNNING` CAS the word will ever
+        // see, so this is the one and only access to the cell
+        // (SAFETY.md, "Timer: the function cell").
+        #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
+        let function = unsafe { self.function.take() };
+        function();
+    }
+}
+
+impl<F> Timer<F> {
+    /// The interval the timer was created with (`Duration::MAX` for ~584
+    /// years or more).
+    #[inline]
+    pub fn interval(&self) -> Duration {
+        self.interval.to_duration()
+    }
+
+    /// Where the timer is in its life.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Timer, TimerState};
+    /// let timer = Timer::new(std::time::Duration::ZERO, || {});
+    /// assert_eq!(timer.state(), TimerState::Waiting);
+    /// timer.run();
+    /// assert_eq!(timer.state(), TimerState::Fired);
+    /// ```
+    pub fn state(&self) -> TimerState {
+        // Acquire: a caller who sees Fired also sees the function's effects.
+        match phase(self.state.load(Ordering::Acquire)) {
+            WAITING => TimerState::Waiting,
+            RUNNING => TimerState::Running,
+            FIRED => TimerState::Fired,
+            _ => TimerState::Cancelled,
+        }
+    }
+
+    /// Whether the timer has fired (the function returned or panicked) or
+    /// was cancelled: Python's `finished` event.
+    pub fn is_finished(&self) -> bool {
+        // Acquire: as in `state`.
+        is_finished(self.state.load(Ordering::Acquire))
+    }
+
+    /// Cancels the timer if the function has not started.
+    ///
+    /// Returns `true` exactly when this call guaranteed that the function
+    /// will never run: the timer was waiting (counting down, or not yet
+    /// started). Returns `false` if the function already started or
+    /// finished, or the timer was already cancelled. A thread blocked in
+    /// [`run`](Self::run) wakes at once. Allowed before `run`/`start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let timer = rallypoint::Timer::new(std::time::Duration::ZERO, || unreachable!());
+    /// assert!(timer.cancel());
+    /// assert!(!timer.cancel()); // already cancelled
+    /// assert!(!timer.run());    // never fires
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if phase(s) != WAITING {
+                return false;
+            }
+            let cancelled = (s & !(PHASE | PARKED)) | CANCELLED;
+            // AcqRel: Release publishes the canceller's writes to waiters'
+            // Acquire loads; one CAS decides between this and firing.
+            match self
+                .state
+                .compare_exchange(s, cancelled, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    // A runner sleeps on the word once CLAIMED is set.
+                    if s & (CLAIMED | PARKED) != 0 {
+                        futex::wake_all(&self.state);
+                    }
+                    return true;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Blocks until the timer is finished: fired (the function returned or
+    /// panicked) or cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = rallypoint::Timer::new(Duration::from_millis(5), || {});
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| timer.run());
+    ///     timer.wait();
+    /// });
+    /// assert!(timer.is_finished());
+    /// ```
+    pub fn wait(&self) {
+        self.wait_until(None);
+    }
+
+    /// Blocks until the timer is finished or `timeout` passes; returns
+    /// whether it is finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = rallypoint::Timer::new(Duration::MAX, || {});
+    /// assert!(!timer.wait_timeout(Duration::from_millis(1)));
+    /// timer.cancel();
+    /// assert!(timer.wait_timeout(Duration::ZERO));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Deadline::after(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> bool {
+        // Acquire: pairs with the FIRED swap / cancel CAS (Release).
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if is_finished(s) {
+                return true;
+            }
+            if deadline.is_some_and(Deadline::has_passed) {
+                return false;
+            }
+            if s & PARKED == 0 {
+                // Publish PARKED before sleeping on the word's exact value.
+                match self.state.compare_exchange(
+                    s,
+                    s | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => s |= PARKED,
+                    Err(actual) => {
+                        s = actual;
+                        continue;
+                    }
+                }
+            }
+            futex::wait(&self.state, s, deadline);
+            // Acquire: as above.
+            s = self.state.load(Ordering::Acquire);
+        }
+    }
+}
+
+impl<F> Drop for Timer<F> {
+    fn drop(&mut self) {
+        // `&mut self`: no other thread can touch the timer any more.
+        let s = self.state.load(Ordering::Relaxed);
+        if phase(s) == WAITING || phase(s) == CANCELLED {
+            // SAFETY: the function was never taken (only the RUNNING winner
+            // takes it), and `&mut self` excludes every other access
+            // (SAFETY.md, "Timer: the function cell").
+            #[allow(unsafe_code)]
+            unsafe {
+                self.function.drop_untaken()
+            };
+        }
+    }
+}
+
+impl<F> fmt::Debug for Timer<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("interval", &self.interval())
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "alloc")]
+mod control {
+    use super::{Deadline, Timer, TimerState};
+    use alloc::boxed::Box;
+    use alloc::sync::Arc;
+    use core::fmt;
+    use core::time::Duration;
+
+    /// What a [`TimerControl`] can do to a timer of any function type.
+    trait Control: Send + Sync {
+        fn cancel(&self) -> bool;
+        fn state(&self) -> TimerState;
+        fn wait_until(&self, deadline: Option<Deadline>) -> bool;
+        fn interval(&self) -> Duration;
+    }
+
+    impl<F: FnOnce() + Send> Control for Timer<F> {
+        fn cancel(&self) -> bool {
+            Timer::cancel(self)
+        }
+        fn state(&self) -> TimerState {
+            Timer::state(self)
+        }
+        fn wait_until(&self, deadline: Option<Deadline>) -> bool {
+            Timer::wait_until(self, deadline)
+        }
+        fn interval(&self) -> Duration {
+            Timer::interval(self)
+        }
+    }
+
+    /// A shared handle to a started timer: cancel it, wait for it, look at it.
+    ///
+    /// Returned by [`Timer::start_with`]; [`TimerHandle`](crate::TimerHandle)
+    /// (feature `std`) adds `join` and `is_alive` for a timer on its own
+    /// thread. Dropping it detaches: the timer still fires.
+    #[derive(Clone)]
+    pub struct TimerControl {
+        timer: Arc<dyn Control>,
+    }
+
+    impl TimerControl {
+        /// [`Timer::cancel`]: `true` exactly when the function will never run.
+        pub fn cancel(&self) -> bool {
+            self.timer.cancel()
+        }
+
+        /// [`Timer::wait`]: blocks until fired or cancelled.
+        pub fn wait(&self) {
+            self.timer.wait_until(None);
+        }
+
+        /// [`Timer::wait_timeout`]: returns whether the timer is finished.
+        pub fn wait_timeout(&self, timeout: Duration) -> bool {
+            self.timer.wait_until(Deadline::after(timeout))
+        }
+
+        /// [`Timer::state`].
+        pub fn state(&self) -> TimerState {
+            self.timer.state()
+        }
+
+        /// [`Timer::is_finished`]: fired or cancelled.
+        pub fn is_finished(&self) -> bool {
+            matches!(self.state(), TimerState::Fired | TimerState::Cancelled)
+        }
+
+        /// [`Timer::interval`].
+        pub fn interval(&self) -> Duration {
+            self.timer.interval()
+        }
+    }
+
+    impl fmt::Debug for TimerControl {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("TimerControl")
+                .field("interval", &self.interval())
+                .field("state", &self.state())
+                .finish()
+        }
+    }
+
+    impl<F: FnOnce() + Send + 'static> Timer<F> {
+        /// Starts the timer on a thread of your runtime's choosing: the
+        /// `no_std` + `alloc` counterpart of `start`.
+        ///
+        /// The interval is measured from this call. `spawn` receives the
+        /// timer's body (which waits, then fires unless cancelled) and must
+        /// run it once, on some thread that may block. Returns a handle that
+        /// cancels, waits and observes the timer.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::{Timer, TimerState};
+        /// use std::time::Duration;
+        ///
+        /// // Any spawner will do: a thread pool, an RTOS task, a kernel thread.
+        /// let control = Timer::new(Duration::from_millis(5), || {})
+        ///     .start_with(|body| {
+        ///         std::thread::spawn(body);
+        ///     });
+        /// control.wait();
+        /// assert_eq!(control.state(), TimerState::Fired);
+        /// ```
+        pub fn start_with(self, spawn: impl FnOnce(Box<dyn FnOnce() + Send>)) -> TimerControl {
+            self.start_shared(spawn).0
+        }
+
+        /// Computes the deadline now, and gives `spawn` a body that runs the
+        /// timer to it.
+        pub(super) fn start_shared<R>(
+            self,
+            spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> R,
+        ) -> (TimerControl, R) {
+            let deadline = self.interval.deadline();
+            let timer = Arc::new(self);
+            let runner = Arc::clone(&timer);
+            let spawned = spawn(Box::new(move || {
+                runner.run_until(deadline);
+            }));
+            (TimerControl { timer }, spawned)
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use control::TimerControl;
+
+#[cfg(feature = "std")]
+mod handle {
+    use super::{Timer, TimerControl, TimerState};
+    use core::time::Duration;
+    use std::thread::{self, JoinHandle};
+
+    /// A timer running on its own thread: Python's started `Timer`.
+    ///
+    /// Returned by [`Timer::start`]. Dropping the handle detaches the
+    /// thread: the timer still fires, as in Python.
+    #[derive(Debug)]
+    pub struct TimerHandle {
+        control: TimerControl,
+        thread: JoinHandle<()>,
+    }
+
+    impl<F: FnOnce() + Send + 'static> Timer<F> {
+        /// Runs the timer on a new thread, like Python's `Timer.start()`,
+        /// measuring the interval from this call.
+        ///
+        /// # Panics
+        ///
+        /// If the OS cannot create a thread.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::Timer;
+        /// use std::time::Duration;
+        ///
+        /// let handle = Timer::new(Duration::from_secs(3600), || unreachable!()).start();
+        /// assert!(handle.cancel()); // the thread wakes and exits at once
+        /// handle.join().unwrap();
+        /// ```
+        pub fn start(self) -> TimerHandle {
+            let (control, thread) = self.start_shared(|body| {
+                thread::Builder::new()
+                    .name("rallypoint-timer".into())
+                    .spawn(body)
+                    .expect("rallypoint: failed to spawn the timer thread")
+            });
+            TimerHandle { control, thread }
+        }
+    }
+
+    impl TimerHandle {
+        /// Cancels the timer: `true` exactly when the function will never
+        /// run. The timer's thread wakes and exits at once.
+        pub fn cancel(&self) -> bool {
+            self.control.cancel()
+        }
+
+        /// Waits for the timer's thread to exit.
+        ///
+        /// # Errors
+        ///
+        /// The function's panic payload, if it panicked.
+        pub fn join(self) -> thread::Result<()> {
+            self.thread.join()
+        }
+
+        /// Whether the timer's thread is still running (Python's
+        /// `is_alive()`): true until it has exited.
+        pub fn is_alive(&self) -> bool {
+            !self.thread.is_finished()
+        }
+
+        /// Whether the timer fired or was cancelled.
+        pub fn is_finished(&self) -> bool {
+            self.control.is_finished()
+        }
+
+        /// Where the timer is in its life.
+        pub fn state(&self) -> TimerState {
+            self.control.state()
+        }
+
+        /// The timer's interval.
+        pub fn interval(&self) -> Duration {
+            self.control.interval()
+        }
+
+        /// Blocks until the timer fired or was cancelled (the thread may
+        /// still be exiting; use [`join`](Self::join) to wait for that).
+        pub fn wait(&self) {
+            self.control.wait();
+        }
+
+        /// Like [`wait`](Self::wait), for at most `timeout`; returns whether
+        /// the timer is finished.
+        pub fn wait_timeout(&self, timeout: Duration) -> bool {
+            self.control.wait_timeout(timeout)
+        }
+
+        /// A cloneable handle to the same timer, for other threads.
+        pub fn control(&self) -> TimerControl {
+            self.control.clone()
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+pub use handle::TimerHandle;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_fits_in_sixteen_bytes_plus_the_function() {
+        assert!(core::mem::size_of::<Timer<fn()>>() <= 16 + core::mem::size_of::<fn()>());
+        let zst = || {};
+        assert_eq!(core::mem::size_of_val(&Timer::new(Duration::ZERO, zst)), 16);
+    }
+
+    #[test]
+    fn phases_are_ordered_for_is_finished() {
+        assert!(!is_finished(WAITING | CLAIMED | PARKED));
+        assert!(!is_finished(RUNNING | CLAIMED));
+        assert!(is_finished(FIRED));
+        assert!(is_finished(CANCELLED | PARKED));
+    }
+}

@@ -151,8 +151,10 @@ impl<F: Fn()> BarrierAction for F {
 /// assert_eq!(result.index(), 0);
 /// assert!(result.is_leader());
 /// ```
+///
+/// Not `#[must_use]` (nor is std's): most callers only need to know the
+/// barrier was passed, and the `Result` around it is `#[must_use]` already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[must_use]
 pub struct BarrierWaitResult {
     index: u32,
     parties: u32,

@@ -1,0 +1,428 @@
+//! Every Barrier behaviour of API.md, plus CPython's `BarrierTests`, ported.
+
+use rallypoint::{Barrier, BarrierError, BarrierWaitResult, NoAction};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const N: usize = 5;
+
+/// Polls (never sleeps a fixed time and hopes) until `f` holds.
+fn poll(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out polling for {what}");
+        thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn indices(results: Vec<Result<BarrierWaitResult, BarrierError>>) -> Vec<usize> {
+    let mut v: Vec<usize> = results.into_iter().map(|r| r.unwrap().index()).collect();
+    v.sort_unstable();
+    v
+}
+
+fn run_parties<A: rallypoint::BarrierAction + Sync>(
+    barrier: &Barrier<A>,
+    n: usize,
+    f: impl Fn(usize) -> Result<BarrierWaitResult, BarrierError> + Sync,
+) -> Vec<Result<BarrierWaitResult, BarrierError>> {
+    let _ = barrier;
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..n).map(|i| s.spawn({ let f = &f; move || f(i) })).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn one_pass_releases_all_with_distinct_indices_and_one_leader() {
+    let barrier = Barrier::new(N);
+    let results = run_parties(&barrier, N, |_| barrier.wait());
+    assert_eq!(results.iter().filter(|r| r.unwrap().is_leader()).count(), 1);
+    assert_eq!(indices(results), (0..N).collect::<Vec<_>>());
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn reusable_for_many_generations_in_lockstep() {
+    let barrier = Barrier::new(N);
+    let phase = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..N {
+            s.spawn(|| {
+                for pass in 0..200 {
+                    phase.fetch_add(1, Ordering::SeqCst);
+                    barrier.wait().unwrap();
+                    // Everyone has done `pass + 1` increments, nobody more.
+                    assert_eq!(phase.load(Ordering::SeqCst), (pass + 1) * N);
+                    barrier.wait().unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn single_party_never_blocks() {
+    let barrier = Barrier::new(1);
+    for _ in 0..3 {
+        let r = barrier.wait().unwrap();
+        assert_eq!(r.index(), 0);
+        assert!(r.is_leader());
+    }
+    assert_eq!(barrier.wait_timeout(Duration::ZERO).unwrap().index(), 0);
+}
+
+#[test]
+fn action_runs_once_per_generation_before_anyone_returns() {
+    let ran = AtomicUsize::new(0);
+    let barrier = Barrier::with_action(N, || {
+        ran.fetch_add(1, Ordering::SeqCst);
+    });
+    thread::scope(|s| {
+        for _ in 0..N {
+            s.spawn(|| {
+                for pass in 1..=50 {
+                    barrier.wait().unwrap();
+                    // Two generations per pass: this one's action has run,
+                    // the next one's cannot have.
+                    assert_eq!(ran.load(Ordering::SeqCst), 2 * pass - 1, "returned before the action ran");
+                    barrier.wait().unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn action_runs_on_the_leader() {
+    let leader = std::sync::Mutex::new(None);
+    let barrier = Barrier::with_action(3, || {
+        *leader.lock().unwrap() = Some(thread::current().id());
+    });
+    let ids = thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| (thread::current().id(), barrier.wait().unwrap().is_leader())))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    let leader_id = ids.iter().find(|(_, l)| *l).unwrap().0;
+    assert_eq!(*leader.lock().unwrap(), Some(leader_id));
+}
+
+#[test]
+fn panicking_action_breaks_the_barrier_and_resumes_in_the_leader() {
+    let barrier = Barrier::with_action(3, || panic!("action failed"));
+    let results = thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| panic::catch_unwind(AssertUnwindSafe(|| barrier.wait()))))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    let panicked = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(panicked, 1, "the panic continues in the leader only");
+    for r in results.into_iter().flatten() {
+        assert_eq!(r, Err(BarrierError::Broken));
+    }
+    assert!(barrier.is_broken());
+    assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    barrier.reset();
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn abort_breaks_current_and_later_waits_until_reset() {
+    let barrier = Barrier::new(N);
+    let results = run_parties(&barrier, N, |i| {
+        if i == N / 2 {
+            poll("n_waiting", || barrier.n_waiting() == N - 1 || barrier.is_broken());
+            barrier.abort();
+            return Err(BarrierError::Broken);
+        }
+        barrier.wait()
+    });
+    assert!(results.iter().all(|r| *r == Err(BarrierError::Broken)));
+    assert!(barrier.is_broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let start = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    }
+    assert!(start.elapsed() < Duration::from_secs(5), "a broken barrier must fail at once");
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    assert_eq!(indices(run_parties(&barrier, N, |_| barrier.wait())), (0..N).collect::<Vec<_>>());
+}
+
+#[test]
+fn reset_fails_waiters_then_everyone_passes_again() {
+    // CPython's test_reset: index N/2 waits for the others, resets, and then
+    // all N pass the barrier again.
+    let barrier = Barrier::new(N);
+    let outcomes = run_parties(&barrier, N, |i| {
+        if i == N / 2 {
+            poll("n_waiting", || barrier.n_waiting() == N - 1);
+            barrier.reset();
+        } else {
+            assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+        }
+        barrier.wait()
+    });
+    assert_eq!(indices(outcomes), (0..N).collect::<Vec<_>>());
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn abort_then_reset_then_pass() {
+    // CPython's test_abort_and_reset.
+    let barrier = Barrier::new(N);
+    let sync = Barrier::new(N);
+    let outcomes = run_parties(&barrier, N, |i| {
+        if i == N / 2 {
+            poll("n_waiting", || barrier.n_waiting() == N - 1);
+            barrier.abort();
+        } else {
+            assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+        }
+        if sync.wait().unwrap().is_leader() {
+            barrier.reset();
+        }
+        sync.wait().unwrap();
+        barrier.wait()
+    });
+    assert_eq!(indices(outcomes), (0..N).collect::<Vec<_>>());
+}
+
+#[test]
+fn timeout_breaks_for_everyone_and_tells_the_breaker() {
+    // CPython's test_timeout, plus our TimedOut/Broken split.
+    let barrier = Barrier::new(N);
+    let results = run_parties(&barrier, N, |i| {
+        if i == 0 {
+            // The late one: arrives after the barrier broke.
+            poll("broken", || barrier.is_broken());
+            barrier.wait()
+        } else {
+            barrier.wait_timeout(Duration::from_millis(50))
+        }
+    });
+    let timed_out = results.iter().filter(|r| **r == Err(BarrierError::TimedOut)).count();
+    let broken = results.iter().filter(|r| **r == Err(BarrierError::Broken)).count();
+    assert!(timed_out >= 1, "the breaker must be told TimedOut: {results:?}");
+    assert_eq!(timed_out + broken, N, "{results:?}");
+    assert_eq!(results[0], Err(BarrierError::Broken), "the late party only sees Broken");
+    assert!(barrier.is_broken());
+}
+
+#[test]
+fn timeout_is_never_early() {
+    for ms in [1u64, 20, 80] {
+        let barrier = Barrier::new(2);
+        let t = Duration::from_millis(ms);
+        let start = Instant::now();
+        assert_eq!(barrier.wait_timeout(t), Err(BarrierError::TimedOut));
+        let elapsed = start.elapsed();
+        assert!(elapsed >= t, "{t:?} timeout returned after {elapsed:?}");
+        assert!(elapsed < t + Duration::from_secs(5), "{t:?} timeout took {elapsed:?}");
+        assert!(barrier.is_broken());
+    }
+}
+
+#[test]
+fn default_timeout_applies_to_wait() {
+    let barrier = Barrier::new(2).with_timeout(Duration::from_millis(100));
+    assert_eq!(barrier.timeout(), Some(Duration::from_millis(100)));
+    let start = Instant::now();
+    assert_eq!(barrier.wait(), Err(BarrierError::TimedOut));
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    // wait_timeout overrides it.
+    barrier.reset();
+    let start = Instant::now();
+    assert_eq!(barrier.wait_timeout(Duration::from_millis(1)), Err(BarrierError::TimedOut));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn zero_timeout_breaks_unless_last() {
+    let barrier = Barrier::new(2);
+    assert_eq!(barrier.wait_timeout(Duration::ZERO), Err(BarrierError::TimedOut));
+    assert!(barrier.is_broken());
+    barrier.reset();
+    let results = thread::scope(|s| {
+        let first = s.spawn(|| barrier.wait());
+        poll("first arrival", || barrier.n_waiting() == 1);
+        let second = barrier.wait_timeout(Duration::ZERO);
+        (first.join().unwrap(), second)
+    });
+    assert_eq!(results.0.unwrap().index(), 0);
+    assert!(results.1.unwrap().is_leader());
+}
+
+#[test]
+fn duration_max_waits_forever_without_overflow() {
+    let barrier = Barrier::new(2).with_timeout(Duration::MAX);
+    assert_eq!(barrier.timeout(), Some(Duration::MAX));
+    thread::scope(|s| {
+        let waiter = s.spawn(|| barrier.wait_timeout(Duration::MAX));
+        let other = s.spawn(|| barrier.wait());
+        waiter.join().unwrap().unwrap();
+        other.join().unwrap().unwrap();
+    });
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn n_waiting_counts_blocked_parties() {
+    let barrier = Barrier::new(3);
+    assert_eq!(barrier.n_waiting(), 0);
+    thread::scope(|s| {
+        s.spawn(|| barrier.wait().map(|_| ()).unwrap());
+        poll("one waiting", || barrier.n_waiting() == 1);
+        s.spawn(|| barrier.wait().map(|_| ()).unwrap());
+        poll("two waiting", || barrier.n_waiting() == 2);
+        let _ = barrier.wait().unwrap();
+    });
+    assert_eq!(barrier.n_waiting(), 0);
+    thread::scope(|s| {
+        s.spawn(|| barrier.wait());
+        poll("one waiting", || barrier.n_waiting() == 1);
+        barrier.abort();
+        assert_eq!(barrier.n_waiting(), 0, "0 when broken");
+    });
+}
+
+#[test]
+fn reset_on_an_idle_barrier_is_harmless() {
+    let barrier = Barrier::new(2);
+    barrier.reset();
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    assert_eq!(indices(run_parties(&barrier, 2, |_| barrier.wait())), vec![0, 1]);
+}
+
+#[test]
+fn abort_while_the_action_runs_breaks_the_next_generation_only() {
+    let in_action = AtomicUsize::new(0);
+    let release = AtomicUsize::new(0);
+    let barrier = Barrier::with_action(2, || {
+        in_action.store(1, Ordering::SeqCst);
+        while release.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+    });
+    let results = thread::scope(|s| {
+        let a = s.spawn(|| barrier.wait());
+        let b = s.spawn(|| barrier.wait());
+        poll("action running", || in_action.load(Ordering::SeqCst) == 1);
+        barrier.abort();
+        // Timeouts and reset cannot touch a full generation either.
+        release.store(1, Ordering::SeqCst);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(results.0.is_ok() && results.1.is_ok(), "{results:?}");
+    assert!(barrier.is_broken(), "the next generation is broken");
+    assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+}
+
+#[test]
+fn reset_while_the_action_runs_lets_the_generation_pass() {
+    let in_action = AtomicUsize::new(0);
+    let release = AtomicUsize::new(0);
+    let barrier = Barrier::with_action(2, || {
+        in_action.store(1, Ordering::SeqCst);
+        while release.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+    });
+    let results = thread::scope(|s| {
+        let a = s.spawn(|| barrier.wait_timeout(Duration::from_millis(1)));
+        let b = s.spawn(|| barrier.wait());
+        poll("action running", || in_action.load(Ordering::SeqCst) == 1);
+        barrier.abort();
+        barrier.reset();
+        thread::sleep(Duration::from_millis(5)); // a's timeout elapses meanwhile
+        release.store(1, Ordering::SeqCst);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(results.0.is_ok() && results.1.is_ok(), "{results:?}");
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+#[should_panic(expected = "parties must be at least 1")]
+fn zero_parties_panics() {
+    let _ = Barrier::new(0);
+}
+
+#[test]
+#[should_panic(expected = "parties exceeds Barrier::MAX_PARTIES")]
+fn too_many_parties_panics() {
+    let _ = Barrier::new(Barrier::MAX_PARTIES + 1);
+}
+
+#[test]
+fn max_parties_is_accepted() {
+    let b = Barrier::new(Barrier::MAX_PARTIES);
+    assert_eq!(b.parties(), Barrier::MAX_PARTIES);
+    assert!(Barrier::MAX_PARTIES >= 65_535);
+}
+
+#[test]
+fn debug_shows_parties_waiting_and_broken() {
+    let barrier = Barrier::new(3);
+    let text = format!("{barrier:?}");
+    assert!(text.contains("parties: 3") && text.contains("n_waiting: 0") && text.contains("broken: false"), "{text}");
+    barrier.abort();
+    assert!(format!("{barrier:?}").contains("broken: true"));
+}
+
+#[test]
+fn errors_display_and_are_errors() {
+    let e: Box<dyn std::error::Error> = Box::new(BarrierError::Broken);
+    assert_eq!(e.to_string(), "barrier is broken");
+    assert!(BarrierError::TimedOut.to_string().contains("timed out"));
+}
+
+#[test]
+fn static_barrier_and_auto_traits() {
+    static STATIC: Barrier = Barrier::new(1);
+    STATIC.wait().unwrap();
+    fn send_sync<T: Send + Sync>() {}
+    fn unwind_safe<T: std::panic::RefUnwindSafe + std::panic::UnwindSafe>() {}
+    send_sync::<Barrier>();
+    send_sync::<Barrier<fn()>>();
+    unwind_safe::<Barrier>();
+    assert!(std::mem::size_of::<Barrier<NoAction>>() <= 24);
+    assert!(std::mem::size_of::<Barrier<NoAction>>() < std::mem::size_of::<std::sync::Barrier>());
+}
+
+#[test]
+fn more_threads_than_parties_form_separate_generations() {
+    // 6 threads through a 3-party barrier, 600 generations: each has
+    // indices {0, 1, 2} and exactly one leader. Threads claim waits from a
+    // shared budget, so no thread is left without partners at the end.
+    let barrier = Barrier::new(3);
+    let leaders = AtomicUsize::new(0);
+    let index_sum = AtomicUsize::new(0);
+    let budget = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                while budget.fetch_add(1, Ordering::Relaxed) < 1800 {
+                    let r = barrier.wait().unwrap();
+                    index_sum.fetch_add(r.index(), Ordering::Relaxed);
+                    if r.is_leader() {
+                        leaders.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(leaders.load(Ordering::Relaxed), 600);
+    assert_eq!(index_sum.load(Ordering::Relaxed), 600 * 3);
+}

@@ -49,7 +49,7 @@
 
 use crate::error::BarrierError;
 use crate::futex::{self, Deadline, Nanos};
-use crate::sync::{loom_const_fn, AtomicU32, Backoff, Ordering};
+use crate::sync::{self, loom_const_fn, AtomicU32, Backoff, Ordering};
 use core::fmt;
 use core::time::Duration;
 
@@ -663,33 +663,7 @@ impl<A: BarrierAction> Barrier<A> {
     /// run the action, then release (or break, if it panics).
     #[cold]
     fn run_action_and_release(&self) {
-        /// Breaks the barrier if the action unwinds (works without `std`).
-        struct BreakOnUnwind<'a, A>(&'a Barrier<A>);
-        impl<A> Drop for BreakOnUnwind<'_, A> {
-            fn drop(&mut self) {
-                let barrier = self.0;
-                let mut s = barrier.state.load(Ordering::Relaxed);
-                loop {
-                    debug_assert_eq!(count(s), barrier.parties());
-                    // The leader departs; the others must see the break.
-                    let new = ((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN;
-                    // AcqRel: see the module docs' "Memory ordering".
-                    match barrier.state.compare_exchange_weak(
-                        s,
-                        new,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return barrier.wake_sleepers(s),
-                        Err(actual) => s = actual,
-                    }
-                }
-            }
-        }
-
-        let guard = BreakOnUnwind(self);
-        self.action.run();
-        core::mem::forget(guard);
+        sync::on_unwind(|| self.action.run(), || self.break_after_action_panic());
 
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -697,6 +671,25 @@ impl<A: BarrierAction> Barrier<A> {
             // A pending abort carries over to the next generation.
             let new = next_generation(s) | (s & BROKEN);
             // AcqRel: Release publishes the action's effects to the waiters.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return self.wake_sleepers(s),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// The action unwound: break the full generation. The leader departs;
+    /// the other parties must see the break.
+    #[cold]
+    fn break_after_action_panic(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert_eq!(count(s), self.parties());
+            let new = ((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN;
+            // AcqRel: see the module docs' "Memory ordering".
             match self
                 .state
                 .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)

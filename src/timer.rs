@@ -31,7 +31,7 @@
 //!   the futex sees a changed value and does not sleep.
 
 use crate::futex::{self, Deadline, Nanos};
-use crate::sync::{loom_const_fn, AtomicU32, Ordering, TakeCell};
+use crate::sync::{self, loom_const_fn, AtomicU32, Ordering, TakeCell};
 use core::fmt;
 use core::time::Duration;
 
@@ -208,28 +208,27 @@ impl<F: FnOnce()> Timer<F> {
         }
     }
 
-    /// Runs the function; we won `WAITING -> RUNNING`.
+    /// Runs the function; we won `WAITING -> RUNNING`. Publishes `FIRED`
+    /// and wakes waiters whether it returns or unwinds.
     fn fire(&self) {
-        /// Publishes `FIRED` and wakes waiters, even if the function unwinds.
-        struct Finish<'a>(&'a AtomicU32);
-        impl Drop for Finish<'_> {
-            fn drop(&mut self) {
-                // Release: pairs with `wait`'s Acquire loads, publishing the
-                // function's effects. Only PARKED can change while RUNNING.
-                let old = self.0.swap(FIRED | CLAIMED, Ordering::Release);
-                debug_assert_eq!(phase(old), RUNNING);
-                if old & PARKED != 0 {
-                    futex::wake_all(self.0);
-                }
-            }
-        }
-        let _finish = Finish(&self.state);
         // SAFETY: we won the only `WAITING -> RUNNING` CAS the word will ever
         // see, so this is the one and only access to the cell
         // (SAFETY.md, "Timer: the function cell").
         #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
         let function = unsafe { self.function.take() };
-        function();
+        sync::on_unwind(function, || self.finish());
+        self.finish();
+    }
+
+    /// `RUNNING -> FIRED`, waking parked waiters.
+    fn finish(&self) {
+        // Release: pairs with `wait`'s Acquire loads, publishing the
+        // function's effects. Only PARKED can change while RUNNING.
+        let old = self.state.swap(FIRED | CLAIMED, Ordering::Release);
+        debug_assert_eq!(phase(old), RUNNING);
+        if old & PARKED != 0 {
+            futex::wake_all(&self.state);
+        }
     }
 }
 

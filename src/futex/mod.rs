@@ -182,7 +182,10 @@ impl Deadline {
 
     /// The deadline as time since the clock's origin.
     #[inline]
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")), allow(dead_code))]
+    #[cfg_attr(
+        any(loom, not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))),
+        allow(dead_code)
+    )]
     pub(crate) fn since_origin(self) -> Duration {
         self.at
     }

@@ -1,0 +1,175 @@
+//! Loom models of every Barrier protocol: arrival and release, two
+//! generations back to back, abort, reset, timeout racing the last arrival
+//! (all-or-nothing), and a panicking action.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use rallypoint::{Barrier, BarrierError};
+use std::time::Duration;
+
+/// Silences the panic this model triggers on purpose (once per explored
+/// interleaving), and only that one.
+fn silence_expected_panic(message: &'static str) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+        if text != message {
+            default(info);
+        }
+    }));
+}
+
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::spawn(f)
+}
+
+#[test]
+fn full_generation_distinct_indices_one_leader_action_before_release() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&ran);
+        let barrier = Arc::new(Barrier::with_action(2, move || {
+            r.fetch_add(1, Ordering::Relaxed);
+        }));
+        let (b, ran2) = (Arc::clone(&barrier), Arc::clone(&ran));
+        let other = spawn(move || {
+            let res = b.wait().unwrap();
+            // Relaxed on purpose: only the barrier's own ordering can make
+            // the action's write visible here.
+            assert_eq!(ran2.load(Ordering::Relaxed), 1, "released before the action ran");
+            res
+        });
+        let mine = barrier.wait().unwrap();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        let theirs = other.join().unwrap();
+        assert_ne!(mine.index(), theirs.index());
+        assert_eq!(u8::from(mine.is_leader()) + u8::from(theirs.is_leader()), 1);
+    });
+}
+
+#[test]
+fn three_parties_one_generation() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(3));
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&barrier);
+                spawn(move || b.wait().unwrap().index())
+            })
+            .collect();
+        let mut idx = vec![barrier.wait().unwrap().index()];
+        idx.extend(hs.into_iter().map(|h| h.join().unwrap()));
+        idx.sort_unstable();
+        assert_eq!(idx, vec![0, 1, 2]);
+    });
+}
+
+#[test]
+fn two_generations_back_to_back() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (b, d) = (Arc::clone(&barrier), Arc::clone(&data));
+        let other = spawn(move || {
+            d.store(1, Ordering::Relaxed);
+            b.wait().unwrap();
+            b.wait().unwrap();
+            // Written by the main thread between the two generations.
+            assert_eq!(d.load(Ordering::Relaxed), 2);
+        });
+        barrier.wait().unwrap();
+        assert_eq!(data.load(Ordering::Relaxed), 1, "writes before wait are visible after it");
+        data.store(2, Ordering::Relaxed);
+        barrier.wait().unwrap();
+        other.join().unwrap();
+    });
+}
+
+#[test]
+fn abort_racing_wait_fails_the_waiter_promptly() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let waiter = spawn(move || b.wait());
+        barrier.abort();
+        assert_eq!(waiter.join().unwrap(), Err(BarrierError::Broken));
+        assert!(barrier.is_broken());
+        assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    });
+}
+
+#[test]
+fn reset_racing_wait_is_all_or_nothing() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let waiter = spawn(move || b.wait());
+        barrier.reset();
+        // Times out at once under loom unless the waiter is there: ends the model.
+        let mine = barrier.wait_timeout(Duration::from_secs(1));
+        let theirs = waiter.join().unwrap();
+        assert_eq!(mine.is_ok(), theirs.is_ok(), "mixed outcome: {mine:?} / {theirs:?}");
+        if let Err(e) = theirs {
+            assert_eq!(e, BarrierError::Broken);
+        }
+        if let Err(e) = mine {
+            assert_eq!(e, BarrierError::TimedOut);
+        }
+    });
+}
+
+#[test]
+fn timeout_racing_the_last_arrival_is_all_or_nothing() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let timed = spawn(move || b.wait_timeout(Duration::from_secs(1)));
+        let last = barrier.wait();
+        let timed = timed.join().unwrap();
+        match (timed, last) {
+            (Ok(a), Ok(b)) => assert_ne!(a.index(), b.index()),
+            (Err(BarrierError::TimedOut), Err(BarrierError::Broken)) => {}
+            other => panic!("mixed or wrong outcome: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn timeout_with_a_parked_third_party() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let barrier = Arc::new(Barrier::new(3));
+        let b1 = Arc::clone(&barrier);
+        let timed = spawn(move || b1.wait_timeout(Duration::from_secs(1)));
+        let b2 = Arc::clone(&barrier);
+        let untimed = spawn(move || b2.wait());
+        let last = barrier.wait();
+        let outcomes = [timed.join().unwrap(), untimed.join().unwrap(), last];
+        let oks = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert!(oks == 0 || oks == 3, "mixed outcome: {outcomes:?}");
+        if oks == 0 {
+            assert_eq!(outcomes[0], Err(BarrierError::TimedOut));
+        }
+    });
+}
+
+#[test]
+fn panicking_action_breaks_and_wakes_the_others() {
+    silence_expected_panic("action failed");
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::with_action(2, || panic!("action failed")));
+        let b = Arc::clone(&barrier);
+        let other = spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait())));
+        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| barrier.wait()));
+        let theirs = other.join().unwrap();
+        // Exactly one panicked (the leader); the other got Broken.
+        match (mine, theirs) {
+            (Err(_), Ok(r)) | (Ok(r), Err(_)) => assert_eq!(r, Err(BarrierError::Broken)),
+            _ => panic!("exactly one party must see the panic"),
+        }
+        assert!(barrier.is_broken());
+    });
+}

@@ -1,0 +1,106 @@
+//! Loom models of the Timer protocols: cancel racing the fire, cancel racing
+//! a second `run`, `wait` racing the fire, a panicking function.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use rallypoint::{Timer, TimerState};
+use std::time::Duration;
+
+/// Silences the panic this model triggers on purpose (once per explored
+/// interleaving), and only that one.
+fn silence_expected_panic(message: &'static str) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+        if text != message {
+            default(info);
+        }
+    }));
+}
+
+fn counting_timer(interval: Duration) -> (Arc<Timer<impl FnOnce() + Send + Sync>>, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    let timer = Timer::new(interval, move || {
+        c.fetch_add(1, Ordering::Relaxed);
+    });
+    (Arc::new(timer), count)
+}
+
+#[test]
+fn cancel_racing_the_deadline_tells_the_truth() {
+    loom::model(|| {
+        // Finite interval: under loom its deadline counts as passed, so the
+        // runner fires as soon as it looks, racing the cancel.
+        let (timer, count) = counting_timer(Duration::from_millis(1));
+        let t = Arc::clone(&timer);
+        let runner = thread::spawn(move || t.run());
+        let cancelled = timer.cancel();
+        let fired = runner.join().unwrap();
+        assert_ne!(fired, cancelled, "exactly one of fired / cancelled");
+        assert_eq!(count.load(Ordering::Relaxed), usize::from(fired));
+        let expected = if fired { TimerState::Fired } else { TimerState::Cancelled };
+        assert_eq!(timer.state(), expected);
+    });
+}
+
+#[test]
+fn cancel_racing_two_runs() {
+    loom::model(|| {
+        let (timer, count) = counting_timer(Duration::from_millis(1));
+        let runners: Vec<_> = (0..2)
+            .map(|_| {
+                let t = Arc::clone(&timer);
+                thread::spawn(move || t.run())
+            })
+            .collect();
+        let cancelled = timer.cancel();
+        let fired = runners.into_iter().map(|r| r.join().unwrap()).filter(|&f| f).count();
+        assert!(fired <= 1);
+        assert_eq!(count.load(Ordering::Relaxed), fired);
+        assert_eq!(cancelled, fired == 0, "cancel() is true iff the function never ran");
+    });
+}
+
+#[test]
+fn cancel_wakes_a_parked_runner() {
+    loom::model(|| {
+        // Duration::MAX: the runner parks untimed; only the cancel's wake can
+        // release it (a lost wake-up is a loom deadlock).
+        let (timer, count) = counting_timer(Duration::MAX);
+        let t = Arc::clone(&timer);
+        let runner = thread::spawn(move || t.run());
+        assert!(timer.cancel());
+        assert!(!runner.join().unwrap());
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
+fn wait_racing_the_fire_sees_the_functions_effects() {
+    loom::model(|| {
+        let (timer, count) = counting_timer(Duration::ZERO);
+        let t = Arc::clone(&timer);
+        let runner = thread::spawn(move || t.run());
+        timer.wait();
+        // Relaxed: only the timer's Release/Acquire can make this visible.
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        assert_eq!(timer.state(), TimerState::Fired);
+        assert!(runner.join().unwrap());
+    });
+}
+
+#[test]
+fn panicking_function_still_finishes_the_timer() {
+    silence_expected_panic("timer function failed");
+    loom::model(|| {
+        let timer = Arc::new(Timer::new(Duration::ZERO, || panic!("timer function failed")));
+        let t = Arc::clone(&timer);
+        let runner = thread::spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.run())));
+        timer.wait();
+        assert_eq!(timer.state(), TimerState::Fired);
+        assert!(runner.join().unwrap().is_err());
+    });
+}

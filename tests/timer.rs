@@ -1,0 +1,311 @@
+//! Every Timer behaviour of API.md.
+
+use rallypoint::{Timer, TimerState};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous upper bound for "soon" on a shared, noisy 2-core machine.
+const SLACK: Duration = Duration::from_secs(2);
+
+#[test]
+fn run_fires_once_after_the_interval_never_before() {
+    for ms in [0u64, 1, 10, 50] {
+        let interval = Duration::from_millis(ms);
+        let fired_at = std::sync::Mutex::new(None);
+        let timer = Timer::new(interval, || *fired_at.lock().unwrap() = Some(Instant::now()));
+        let start = Instant::now();
+        assert!(timer.run());
+        let at = fired_at.lock().unwrap().expect("fired");
+        assert!(at - start >= interval, "{interval:?} timer fired after {:?}", at - start);
+        assert!(at - start < interval + SLACK, "{interval:?} timer fired after {:?}", at - start);
+        assert_eq!(timer.state(), TimerState::Fired);
+        assert!(timer.is_finished());
+        assert!(!timer.run(), "only the first run fires");
+    }
+}
+
+#[test]
+fn concurrent_runs_fire_exactly_once() {
+    let count = AtomicUsize::new(0);
+    let timer = Timer::new(Duration::from_millis(20), || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    let fired = thread::scope(|s| {
+        let hs: Vec<_> = (0..4).map(|_| s.spawn(|| timer.run())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).filter(|&f| f).count()
+    });
+    assert_eq!(fired, 1);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn cancel_before_run_prevents_firing() {
+    let timer = Timer::new(Duration::ZERO, || panic!("must not run"));
+    assert_eq!(timer.state(), TimerState::Waiting);
+    assert!(timer.cancel());
+    assert!(!timer.cancel(), "second cancel reports false");
+    assert_eq!(timer.state(), TimerState::Cancelled);
+    assert!(timer.is_finished());
+    assert!(!timer.run());
+    timer.wait(); // finished: returns at once
+}
+
+#[test]
+fn cancel_after_fire_reports_false() {
+    let timer = Timer::new(Duration::ZERO, || {});
+    assert!(timer.run());
+    assert!(!timer.cancel());
+    assert_eq!(timer.state(), TimerState::Fired);
+}
+
+#[test]
+fn cancel_wakes_an_hour_long_runner_at_once() {
+    let timer = Timer::new(Duration::from_secs(3600), || panic!("must not run"));
+    thread::scope(|s| {
+        let runner = s.spawn(|| timer.run());
+        thread::sleep(Duration::from_millis(20)); // let it park
+        let start = Instant::now();
+        assert!(timer.cancel());
+        assert!(!runner.join().unwrap());
+        assert!(start.elapsed() < SLACK, "cancel took {:?} to wake the runner", start.elapsed());
+    });
+}
+
+#[test]
+fn cancel_while_running_reports_false_and_function_completes() {
+    let entered = AtomicBool::new(false);
+    let release = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let timer = Timer::new(Duration::ZERO, || {
+        entered.store(true, Ordering::SeqCst);
+        while !release.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    thread::scope(|s| {
+        let runner = s.spawn(|| timer.run());
+        while !entered.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        assert_eq!(timer.state(), TimerState::Running);
+        assert!(!timer.cancel(), "the function already started");
+        assert!(!timer.wait_timeout(Duration::from_millis(5)), "still running");
+        release.store(true, Ordering::SeqCst);
+        timer.wait();
+        assert!(done.load(Ordering::SeqCst), "wait returned before the function did");
+        assert!(runner.join().unwrap());
+    });
+    assert_eq!(timer.state(), TimerState::Fired);
+}
+
+#[test]
+fn thousand_cancels_racing_deadlines_tell_the_truth() {
+    let mut fired = 0;
+    let mut cancelled = 0;
+    for i in 0..1000u64 {
+        let ran = AtomicBool::new(false);
+        // Intervals of 0..50 µs so the cancel lands on both sides of the deadline.
+        let timer = Timer::new(Duration::from_micros(i % 50), || ran.store(true, Ordering::SeqCst));
+        let (run_result, cancel_result) = thread::scope(|s| {
+            let runner = s.spawn(|| timer.run());
+            for _ in 0..(i % 7) * 50 {
+                std::hint::spin_loop();
+            }
+            let c = timer.cancel();
+            (runner.join().unwrap(), c)
+        });
+        let ran = ran.load(Ordering::SeqCst);
+        assert_eq!(ran, run_result, "run's result must say whether it fired");
+        assert_ne!(ran, cancel_result, "timer {i}: fired={ran} cancel={cancel_result}");
+        fired += usize::from(ran);
+        cancelled += usize::from(cancel_result);
+    }
+    assert_eq!(fired + cancelled, 1000);
+    println!("1000 races: {fired} fired, {cancelled} cancelled");
+}
+
+#[test]
+fn panicking_function_still_finishes_the_timer() {
+    let timer = Timer::new(Duration::ZERO, || panic!("timer function failed"));
+    thread::scope(|s| {
+        let waiter = s.spawn(|| timer.wait());
+        let result = panic::catch_unwind(AssertUnwindSafe(|| timer.run()));
+        assert!(result.is_err(), "run resumes the panic");
+        waiter.join().expect("wait returns normally");
+    });
+    assert_eq!(timer.state(), TimerState::Fired);
+    assert!(timer.is_finished());
+}
+
+#[test]
+fn wait_timeout_reports_unfinished_and_is_never_early() {
+    let timer = Timer::new(Duration::MAX, || {});
+    for ms in [0u64, 1, 30] {
+        let t = Duration::from_millis(ms);
+        let start = Instant::now();
+        assert!(!timer.wait_timeout(t));
+        assert!(start.elapsed() >= t);
+        assert!(start.elapsed() < t + SLACK);
+    }
+    assert!(timer.cancel());
+    assert!(timer.wait_timeout(Duration::ZERO));
+}
+
+#[test]
+fn huge_intervals_wait_until_cancelled() {
+    for interval in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::from_secs(60 * 86_400)] {
+        let timer = Timer::new(interval, || panic!("must not fire"));
+        assert_eq!(timer.interval(), if interval > Duration::from_secs(584 * 365 * 86_400) { Duration::MAX } else { interval });
+        thread::scope(|s| {
+            let runner = s.spawn(|| timer.run());
+            thread::sleep(Duration::from_millis(10));
+            assert_eq!(timer.state(), TimerState::Waiting);
+            assert!(timer.cancel());
+            assert!(!runner.join().unwrap());
+        });
+    }
+}
+
+#[test]
+fn start_measures_from_start_and_join_succeeds() {
+    let fired_at = Arc::new(std::sync::Mutex::new(None));
+    let f = Arc::clone(&fired_at);
+    let interval = Duration::from_millis(30);
+    let start = Instant::now();
+    let handle = Timer::new(interval, move || *f.lock().unwrap() = Some(Instant::now())).start();
+    assert_eq!(handle.interval(), interval);
+    handle.wait();
+    assert_eq!(handle.state(), TimerState::Fired);
+    assert!(handle.is_finished());
+    handle.join().unwrap();
+    let at = fired_at.lock().unwrap().unwrap();
+    assert!(at - start >= interval);
+    assert!(at - start < interval + SLACK);
+}
+
+#[test]
+fn handle_cancel_stops_the_thread_promptly() {
+    let handle = Timer::new(Duration::from_secs(3600), || panic!("must not fire")).start();
+    assert!(handle.is_alive());
+    let start = Instant::now();
+    assert!(handle.cancel());
+    assert!(!handle.cancel());
+    assert_eq!(handle.state(), TimerState::Cancelled);
+    handle.join().unwrap();
+    assert!(start.elapsed() < SLACK, "cancel-to-joined took {:?}", start.elapsed());
+}
+
+#[test]
+fn join_returns_the_panic_while_wait_returns_normally() {
+    let handle = Timer::new(Duration::ZERO, || panic!("boom")).start();
+    let control = handle.control();
+    control.wait();
+    assert_eq!(control.state(), TimerState::Fired);
+    let err = handle.join().expect_err("the function panicked");
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
+}
+
+#[test]
+fn is_alive_until_the_thread_exits() {
+    let handle = Timer::new(Duration::from_millis(10), || {}).start();
+    assert!(handle.is_alive());
+    handle.wait();
+    let start = Instant::now();
+    while handle.is_alive() {
+        assert!(start.elapsed() < SLACK, "thread did not exit");
+        thread::yield_now();
+    }
+    handle.join().unwrap();
+}
+
+#[test]
+fn dropping_the_handle_detaches_and_the_timer_still_fires() {
+    let fired = Arc::new(AtomicBool::new(false));
+    let f = Arc::clone(&fired);
+    drop(Timer::new(Duration::from_millis(5), move || f.store(true, Ordering::SeqCst)).start());
+    let start = Instant::now();
+    while !fired.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < SLACK, "detached timer never fired");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn start_with_a_hand_written_spawner() {
+    // A toy runtime: a queue of jobs and one worker thread, no std::thread::spawn
+    // in the timer's path.
+    let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let worker = thread::spawn(move || {
+        for job in rx {
+            job();
+        }
+    });
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = Arc::clone(&fired);
+    let spawned = AtomicUsize::new(0);
+    let control = Timer::new(Duration::from_millis(5), move || {
+        f.fetch_add(1, Ordering::SeqCst);
+    })
+    .start_with(|body| {
+        spawned.fetch_add(1, Ordering::SeqCst);
+        tx.send(body).unwrap();
+    });
+    assert_eq!(spawned.load(Ordering::SeqCst), 1);
+    control.wait();
+    assert_eq!(control.state(), TimerState::Fired);
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+
+    // And a cancelled one through the same runtime.
+    let control = Timer::new(Duration::from_secs(3600), || panic!("must not fire")).start_with(|body| {
+        tx.send(body).unwrap();
+    });
+    assert!(control.cancel());
+    control.wait();
+    assert_eq!(control.state(), TimerState::Cancelled);
+    assert!(control.is_finished());
+    drop(tx);
+    worker.join().unwrap();
+}
+
+#[test]
+fn dropping_an_unrun_timer_drops_its_function() {
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Flag(Arc::clone(&dropped));
+    let timer = Timer::new(Duration::ZERO, move || { let _keep = &flag; });
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(timer);
+    assert!(dropped.load(Ordering::SeqCst), "an unrun timer must drop its function");
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Flag(Arc::clone(&dropped));
+    let timer = Timer::new(Duration::ZERO, move || drop(flag));
+    assert!(timer.run());
+    assert!(dropped.load(Ordering::SeqCst));
+    drop(timer); // no double drop
+}
+
+#[test]
+fn static_timer_and_auto_traits() {
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    fn set() {
+        FIRED.store(true, Ordering::SeqCst);
+    }
+    static TIMER: Timer<fn()> = Timer::new(Duration::ZERO, set);
+    assert!(TIMER.run());
+    assert!(FIRED.load(Ordering::SeqCst));
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Timer<fn()>>();
+    send_sync::<rallypoint::TimerHandle>();
+    send_sync::<rallypoint::TimerControl>();
+    assert!(format!("{TIMER:?}").contains("Fired"));
+}

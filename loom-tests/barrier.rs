@@ -2,6 +2,7 @@
 //! generations back to back, abort, reset, timeout racing the last arrival
 //! (all-or-nothing), and a panicking action.
 #![cfg(loom)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -38,7 +39,11 @@ fn full_generation_distinct_indices_one_leader_action_before_release() {
             let res = b.wait().unwrap();
             // Relaxed on purpose: only the barrier's own ordering can make
             // the action's write visible here.
-            assert_eq!(ran2.load(Ordering::Relaxed), 1, "released before the action ran");
+            assert_eq!(
+                ran2.load(Ordering::Relaxed),
+                1,
+                "released before the action ran"
+            );
             res
         });
         let mine = barrier.wait().unwrap();
@@ -80,7 +85,11 @@ fn two_generations_back_to_back() {
             assert_eq!(d.load(Ordering::Relaxed), 2);
         });
         barrier.wait().unwrap();
-        assert_eq!(data.load(Ordering::Relaxed), 1, "writes before wait are visible after it");
+        assert_eq!(
+            data.load(Ordering::Relaxed),
+            1,
+            "writes before wait are visible after it"
+        );
         data.store(2, Ordering::Relaxed);
         barrier.wait().unwrap();
         other.join().unwrap();
@@ -110,7 +119,11 @@ fn reset_racing_wait_is_all_or_nothing() {
         // Times out at once under loom unless the waiter is there: ends the model.
         let mine = barrier.wait_timeout(Duration::from_secs(1));
         let theirs = waiter.join().unwrap();
-        assert_eq!(mine.is_ok(), theirs.is_ok(), "mixed outcome: {mine:?} / {theirs:?}");
+        assert_eq!(
+            mine.is_ok(),
+            theirs.is_ok(),
+            "mixed outcome: {mine:?} / {theirs:?}"
+        );
         if let Err(e) = theirs {
             assert_eq!(e, BarrierError::Broken);
         }
@@ -162,7 +175,8 @@ fn panicking_action_breaks_and_wakes_the_others() {
     loom::model(|| {
         let barrier = Arc::new(Barrier::with_action(2, || panic!("action failed")));
         let b = Arc::clone(&barrier);
-        let other = spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait())));
+        let other =
+            spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait())));
         let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| barrier.wait()));
         let theirs = other.join().unwrap();
         // Exactly one panicked (the leader); the other got Broken.

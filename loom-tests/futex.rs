@@ -1,6 +1,7 @@
 //! Loom model of the wait layer: no lost wake-up between "store, wake" and
 //! "see old value, wait".
 #![cfg(loom)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;

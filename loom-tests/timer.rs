@@ -1,6 +1,7 @@
 //! Loom models of the Timer protocols: cancel racing the fire, cancel racing
 //! a second `run`, `wait` racing the fire, a panicking function.
 #![cfg(loom)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -20,7 +21,9 @@ fn silence_expected_panic(message: &'static str) {
     }));
 }
 
-fn counting_timer(interval: Duration) -> (Arc<Timer<impl FnOnce() + Send + Sync>>, Arc<AtomicUsize>) {
+fn counting_timer(
+    interval: Duration,
+) -> (Arc<Timer<impl FnOnce() + Send + Sync>>, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&count);
     let timer = Timer::new(interval, move || {
@@ -41,7 +44,11 @@ fn cancel_racing_the_deadline_tells_the_truth() {
         let fired = runner.join().unwrap();
         assert_ne!(fired, cancelled, "exactly one of fired / cancelled");
         assert_eq!(count.load(Ordering::Relaxed), usize::from(fired));
-        let expected = if fired { TimerState::Fired } else { TimerState::Cancelled };
+        let expected = if fired {
+            TimerState::Fired
+        } else {
+            TimerState::Cancelled
+        };
         assert_eq!(timer.state(), expected);
     });
 }
@@ -57,10 +64,18 @@ fn cancel_racing_two_runs() {
             })
             .collect();
         let cancelled = timer.cancel();
-        let fired = runners.into_iter().map(|r| r.join().unwrap()).filter(|&f| f).count();
+        let fired = runners
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .filter(|&f| f)
+            .count();
         assert!(fired <= 1);
         assert_eq!(count.load(Ordering::Relaxed), fired);
-        assert_eq!(cancelled, fired == 0, "cancel() is true iff the function never ran");
+        assert_eq!(
+            cancelled,
+            fired == 0,
+            "cancel() is true iff the function never ran"
+        );
     });
 }
 
@@ -96,9 +111,13 @@ fn wait_racing_the_fire_sees_the_functions_effects() {
 fn panicking_function_still_finishes_the_timer() {
     silence_expected_panic("timer function failed");
     loom::model(|| {
-        let timer = Arc::new(Timer::new(Duration::ZERO, || panic!("timer function failed")));
+        let timer = Arc::new(Timer::new(Duration::ZERO, || {
+            panic!("timer function failed")
+        }));
         let t = Arc::clone(&timer);
-        let runner = thread::spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.run())));
+        let runner = thread::spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.run()))
+        });
         timer.wait();
         assert_eq!(timer.state(), TimerState::Fired);
         assert!(runner.join().unwrap().is_err());

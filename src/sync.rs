@@ -10,15 +10,15 @@
 //! condition variable of the futex model (`futex/loom.rs`); it dereferences to
 //! loom's own `AtomicU32`, so the algorithms call the usual methods on it.
 
-#[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64;
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::Ordering;
 #[cfg(all(loom, target_has_atomic = "64"))]
 pub(crate) use loom::sync::atomic::AtomicU64;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::Ordering;
 
 /// Under loom: loom's `AtomicU32` plus the futex model's per-word lock.
 #[cfg(loom)]
@@ -167,8 +167,9 @@ mod take_cell {
         pub(crate) unsafe fn take(&self) -> T {
             self.value.with_mut(|value| {
                 // SAFETY: the caller guarantees exclusive, once-only access, so
-                // the value is initialised and nobody reads it after this.
-                unsafe { ManuallyDrop::take(&mut *value) }
+                // the value is initialised and nobody reads it after this
+                // (SAFETY.md, "Timer: the function cell").
+                ManuallyDrop::into_inner(unsafe { value.read() })
             })
         }
 
@@ -179,8 +180,10 @@ mod take_cell {
         /// As for [`take`](Self::take).
         pub(crate) unsafe fn drop_untaken(&mut self) {
             self.value.with_mut(|value| {
-                // SAFETY: as in `take`; `&mut self` excludes other access.
-                unsafe { ManuallyDrop::drop(&mut *value) }
+                // SAFETY: as in `take`; `&mut self` excludes other access, and
+                // `ManuallyDrop<T>` has `T`'s layout (`repr(transparent)`)
+                // (SAFETY.md, "Timer: the function cell").
+                unsafe { core::ptr::drop_in_place(value.cast::<T>()) }
             });
         }
     }
@@ -220,7 +223,7 @@ pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, cleanup: impl FnOnce()) -> R {
     #[cfg(loom)]
     {
         extern crate std;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        match std::panic::catch_unwind(core::panic::AssertUnwindSafe(f)) {
             Ok(result) => result,
             Err(payload) => {
                 cleanup();

@@ -211,10 +211,10 @@ impl<F: FnOnce()> Timer<F> {
     /// Runs the function; we won `WAITING -> RUNNING`. Publishes `FIRED`
     /// and wakes waiters whether it returns or unwinds.
     fn fire(&self) {
+        #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
         // SAFETY: we won the only `WAITING -> RUNNING` CAS the word will ever
         // see, so this is the one and only access to the cell
         // (SAFETY.md, "Timer: the function cell").
-        #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
         let function = unsafe { self.function.take() };
         sync::on_unwind(function, || self.finish());
         self.finish();
@@ -380,10 +380,10 @@ impl<F> Drop for Timer<F> {
         // `&mut self`: no other thread can touch the timer any more.
         let s = self.state.load(Ordering::Relaxed);
         if phase(s) == WAITING || phase(s) == CANCELLED {
+            #[allow(unsafe_code)]
             // SAFETY: the function was never taken (only the RUNNING winner
             // takes it), and `&mut self` excludes every other access
             // (SAFETY.md, "Timer: the function cell").
-            #[allow(unsafe_code)]
             unsafe {
                 self.function.drop_untaken()
             };

@@ -1,4 +1,5 @@
 //! Every Barrier behaviour of API.md, plus CPython's `BarrierTests`, ported.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use rallypoint::{Barrier, BarrierError, BarrierWaitResult, NoAction};
 use std::panic::{self, AssertUnwindSafe};
@@ -12,7 +13,10 @@ const N: usize = 5;
 fn poll(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out polling for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out polling for {what}"
+        );
         thread::sleep(Duration::from_micros(200));
     }
 }
@@ -30,7 +34,14 @@ fn run_parties<A: rallypoint::BarrierAction + Sync>(
 ) -> Vec<Result<BarrierWaitResult, BarrierError>> {
     let _ = barrier;
     thread::scope(|s| {
-        let handles: Vec<_> = (0..n).map(|i| s.spawn({ let f = &f; move || f(i) })).collect();
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                s.spawn({
+                    let f = &f;
+                    move || f(i)
+                })
+            })
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }
@@ -90,7 +101,11 @@ fn action_runs_once_per_generation_before_anyone_returns() {
                     barrier.wait().unwrap();
                     // Two generations per pass: this one's action has run,
                     // the next one's cannot have.
-                    assert_eq!(ran.load(Ordering::SeqCst), 2 * pass - 1, "returned before the action ran");
+                    assert_eq!(
+                        ran.load(Ordering::SeqCst),
+                        2 * pass - 1,
+                        "returned before the action ran"
+                    );
                     barrier.wait().unwrap();
                 }
             });
@@ -109,7 +124,9 @@ fn action_runs_on_the_leader() {
         let hs: Vec<_> = (0..3)
             .map(|_| s.spawn(|| (thread::current().id(), barrier.wait().unwrap().is_leader())))
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
     });
     let leader_id = ids.iter().find(|(_, l)| *l).unwrap().0;
     assert_eq!(*leader.lock().unwrap(), Some(leader_id));
@@ -122,7 +139,9 @@ fn panicking_action_breaks_the_barrier_and_resumes_in_the_leader() {
         let hs: Vec<_> = (0..3)
             .map(|_| s.spawn(|| panic::catch_unwind(AssertUnwindSafe(|| barrier.wait()))))
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
     });
     let panicked = results.iter().filter(|r| r.is_err()).count();
     assert_eq!(panicked, 1, "the panic continues in the leader only");
@@ -140,7 +159,9 @@ fn abort_breaks_current_and_later_waits_until_reset() {
     let barrier = Barrier::new(N);
     let results = run_parties(&barrier, N, |i| {
         if i == N / 2 {
-            poll("n_waiting", || barrier.n_waiting() == N - 1 || barrier.is_broken());
+            poll("n_waiting", || {
+                barrier.n_waiting() == N - 1 || barrier.is_broken()
+            });
             barrier.abort();
             return Err(BarrierError::Broken);
         }
@@ -153,10 +174,16 @@ fn abort_breaks_current_and_later_waits_until_reset() {
     for _ in 0..3 {
         assert_eq!(barrier.wait(), Err(BarrierError::Broken));
     }
-    assert!(start.elapsed() < Duration::from_secs(5), "a broken barrier must fail at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "a broken barrier must fail at once"
+    );
     barrier.reset();
     assert!(!barrier.is_broken());
-    assert_eq!(indices(run_parties(&barrier, N, |_| barrier.wait())), (0..N).collect::<Vec<_>>());
+    assert_eq!(
+        indices(run_parties(&barrier, N, |_| barrier.wait())),
+        (0..N).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -211,11 +238,24 @@ fn timeout_breaks_for_everyone_and_tells_the_breaker() {
             barrier.wait_timeout(Duration::from_millis(50))
         }
     });
-    let timed_out = results.iter().filter(|r| **r == Err(BarrierError::TimedOut)).count();
-    let broken = results.iter().filter(|r| **r == Err(BarrierError::Broken)).count();
-    assert!(timed_out >= 1, "the breaker must be told TimedOut: {results:?}");
+    let timed_out = results
+        .iter()
+        .filter(|r| **r == Err(BarrierError::TimedOut))
+        .count();
+    let broken = results
+        .iter()
+        .filter(|r| **r == Err(BarrierError::Broken))
+        .count();
+    assert!(
+        timed_out >= 1,
+        "the breaker must be told TimedOut: {results:?}"
+    );
     assert_eq!(timed_out + broken, N, "{results:?}");
-    assert_eq!(results[0], Err(BarrierError::Broken), "the late party only sees Broken");
+    assert_eq!(
+        results[0],
+        Err(BarrierError::Broken),
+        "the late party only sees Broken"
+    );
     assert!(barrier.is_broken());
 }
 
@@ -228,7 +268,10 @@ fn timeout_is_never_early() {
         assert_eq!(barrier.wait_timeout(t), Err(BarrierError::TimedOut));
         let elapsed = start.elapsed();
         assert!(elapsed >= t, "{t:?} timeout returned after {elapsed:?}");
-        assert!(elapsed < t + Duration::from_secs(5), "{t:?} timeout took {elapsed:?}");
+        assert!(
+            elapsed < t + Duration::from_secs(5),
+            "{t:?} timeout took {elapsed:?}"
+        );
         assert!(barrier.is_broken());
     }
 }
@@ -243,14 +286,20 @@ fn default_timeout_applies_to_wait() {
     // wait_timeout overrides it.
     barrier.reset();
     let start = Instant::now();
-    assert_eq!(barrier.wait_timeout(Duration::from_millis(1)), Err(BarrierError::TimedOut));
+    assert_eq!(
+        barrier.wait_timeout(Duration::from_millis(1)),
+        Err(BarrierError::TimedOut)
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
 fn zero_timeout_breaks_unless_last() {
     let barrier = Barrier::new(2);
-    assert_eq!(barrier.wait_timeout(Duration::ZERO), Err(BarrierError::TimedOut));
+    assert_eq!(
+        barrier.wait_timeout(Duration::ZERO),
+        Err(BarrierError::TimedOut)
+    );
     assert!(barrier.is_broken());
     barrier.reset();
     let results = thread::scope(|s| {
@@ -302,7 +351,10 @@ fn reset_on_an_idle_barrier_is_harmless() {
     barrier.reset();
     barrier.reset();
     assert!(!barrier.is_broken());
-    assert_eq!(indices(run_parties(&barrier, 2, |_| barrier.wait())), vec![0, 1]);
+    assert_eq!(
+        indices(run_parties(&barrier, 2, |_| barrier.wait())),
+        vec![0, 1]
+    );
 }
 
 #[test]
@@ -369,14 +421,19 @@ fn too_many_parties_panics() {
 fn max_parties_is_accepted() {
     let b = Barrier::new(Barrier::MAX_PARTIES);
     assert_eq!(b.parties(), Barrier::MAX_PARTIES);
-    assert!(Barrier::MAX_PARTIES >= 65_535);
+    const { assert!(Barrier::MAX_PARTIES >= 65_535) };
 }
 
 #[test]
 fn debug_shows_parties_waiting_and_broken() {
     let barrier = Barrier::new(3);
     let text = format!("{barrier:?}");
-    assert!(text.contains("parties: 3") && text.contains("n_waiting: 0") && text.contains("broken: false"), "{text}");
+    assert!(
+        text.contains("parties: 3")
+            && text.contains("n_waiting: 0")
+            && text.contains("broken: false"),
+        "{text}"
+    );
     barrier.abort();
     assert!(format!("{barrier:?}").contains("broken: true"));
 }

@@ -1,7 +1,7 @@
 //! Zero allocations on every core path, proven with a counting global
 //! allocator rather than claimed. (No locks either: the crate contains no
 //! lock type at all outside `cfg(loom)`; `grep -r Mutex src` shows it.)
-
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 #![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 
 use rallypoint::{Barrier, BarrierError, Timer};
@@ -53,7 +53,14 @@ fn barrier_paths_allocate_nothing() {
     let barrier = Barrier::new(2);
     thread::scope(|s| {
         // Both sides of many generations: spinning, parking and the leader.
-        let other = s.spawn(|| allocations_in(|| for _ in 0..2000 { barrier.wait().unwrap(); }).1);
+        let other = s.spawn(|| {
+            allocations_in(|| {
+                for _ in 0..2000 {
+                    barrier.wait().unwrap();
+                }
+            })
+            .1
+        });
         let (_, mine) = allocations_in(|| {
             for i in 0..2000 {
                 if i % 100 == 0 {
@@ -67,7 +74,10 @@ fn barrier_paths_allocate_nothing() {
     });
 
     let (_, n) = allocations_in(|| {
-        assert_eq!(barrier.wait_timeout(Duration::from_millis(2)), Err(BarrierError::TimedOut));
+        assert_eq!(
+            barrier.wait_timeout(Duration::from_millis(2)),
+            Err(BarrierError::TimedOut)
+        );
         assert_eq!(barrier.wait(), Err(BarrierError::Broken));
         barrier.abort();
         barrier.reset();
@@ -104,7 +114,12 @@ fn timer_core_paths_allocate_nothing() {
         assert_eq!((n, waiter.join().unwrap()), (0, 0));
     });
     let (_, n) = allocations_in(|| {
-        let _ = (timer.state(), timer.is_finished(), timer.cancel(), timer.wait_timeout(Duration::ZERO));
+        let _ = (
+            timer.state(),
+            timer.is_finished(),
+            timer.cancel(),
+            timer.wait_timeout(Duration::ZERO),
+        );
     });
     assert_eq!(n, 0);
 

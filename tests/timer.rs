@@ -1,4 +1,5 @@
 //! Every Timer behaviour of API.md.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use rallypoint::{Timer, TimerState};
 use std::panic::{self, AssertUnwindSafe};
@@ -15,12 +16,22 @@ fn run_fires_once_after_the_interval_never_before() {
     for ms in [0u64, 1, 10, 50] {
         let interval = Duration::from_millis(ms);
         let fired_at = std::sync::Mutex::new(None);
-        let timer = Timer::new(interval, || *fired_at.lock().unwrap() = Some(Instant::now()));
+        let timer = Timer::new(interval, || {
+            *fired_at.lock().unwrap() = Some(Instant::now())
+        });
         let start = Instant::now();
         assert!(timer.run());
         let at = fired_at.lock().unwrap().expect("fired");
-        assert!(at - start >= interval, "{interval:?} timer fired after {:?}", at - start);
-        assert!(at - start < interval + SLACK, "{interval:?} timer fired after {:?}", at - start);
+        assert!(
+            at - start >= interval,
+            "{interval:?} timer fired after {:?}",
+            at - start
+        );
+        assert!(
+            at - start < interval + SLACK,
+            "{interval:?} timer fired after {:?}",
+            at - start
+        );
         assert_eq!(timer.state(), TimerState::Fired);
         assert!(timer.is_finished());
         assert!(!timer.run(), "only the first run fires");
@@ -35,7 +46,10 @@ fn concurrent_runs_fire_exactly_once() {
     });
     let fired = thread::scope(|s| {
         let hs: Vec<_> = (0..4).map(|_| s.spawn(|| timer.run())).collect();
-        hs.into_iter().map(|h| h.join().unwrap()).filter(|&f| f).count()
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&f| f)
+            .count()
     });
     assert_eq!(fired, 1);
     assert_eq!(count.load(Ordering::SeqCst), 1);
@@ -70,7 +84,11 @@ fn cancel_wakes_an_hour_long_runner_at_once() {
         let start = Instant::now();
         assert!(timer.cancel());
         assert!(!runner.join().unwrap());
-        assert!(start.elapsed() < SLACK, "cancel took {:?} to wake the runner", start.elapsed());
+        assert!(
+            start.elapsed() < SLACK,
+            "cancel took {:?} to wake the runner",
+            start.elapsed()
+        );
     });
 }
 
@@ -93,10 +111,16 @@ fn cancel_while_running_reports_false_and_function_completes() {
         }
         assert_eq!(timer.state(), TimerState::Running);
         assert!(!timer.cancel(), "the function already started");
-        assert!(!timer.wait_timeout(Duration::from_millis(5)), "still running");
+        assert!(
+            !timer.wait_timeout(Duration::from_millis(5)),
+            "still running"
+        );
         release.store(true, Ordering::SeqCst);
         timer.wait();
-        assert!(done.load(Ordering::SeqCst), "wait returned before the function did");
+        assert!(
+            done.load(Ordering::SeqCst),
+            "wait returned before the function did"
+        );
         assert!(runner.join().unwrap());
     });
     assert_eq!(timer.state(), TimerState::Fired);
@@ -109,7 +133,9 @@ fn thousand_cancels_racing_deadlines_tell_the_truth() {
     for i in 0..1000u64 {
         let ran = AtomicBool::new(false);
         // Intervals of 0..50 µs so the cancel lands on both sides of the deadline.
-        let timer = Timer::new(Duration::from_micros(i % 50), || ran.store(true, Ordering::SeqCst));
+        let timer = Timer::new(Duration::from_micros(i % 50), || {
+            ran.store(true, Ordering::SeqCst)
+        });
         let (run_result, cancel_result) = thread::scope(|s| {
             let runner = s.spawn(|| timer.run());
             for _ in 0..(i % 7) * 50 {
@@ -120,7 +146,10 @@ fn thousand_cancels_racing_deadlines_tell_the_truth() {
         });
         let ran = ran.load(Ordering::SeqCst);
         assert_eq!(ran, run_result, "run's result must say whether it fired");
-        assert_ne!(ran, cancel_result, "timer {i}: fired={ran} cancel={cancel_result}");
+        assert_ne!(
+            ran, cancel_result,
+            "timer {i}: fired={ran} cancel={cancel_result}"
+        );
         fired += usize::from(ran);
         cancelled += usize::from(cancel_result);
     }
@@ -157,9 +186,20 @@ fn wait_timeout_reports_unfinished_and_is_never_early() {
 
 #[test]
 fn huge_intervals_wait_until_cancelled() {
-    for interval in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::from_secs(60 * 86_400)] {
+    for interval in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX),
+        Duration::from_secs(60 * 86_400),
+    ] {
         let timer = Timer::new(interval, || panic!("must not fire"));
-        assert_eq!(timer.interval(), if interval > Duration::from_secs(584 * 365 * 86_400) { Duration::MAX } else { interval });
+        assert_eq!(
+            timer.interval(),
+            if interval > Duration::from_secs(584 * 365 * 86_400) {
+                Duration::MAX
+            } else {
+                interval
+            }
+        );
         thread::scope(|s| {
             let runner = s.spawn(|| timer.run());
             thread::sleep(Duration::from_millis(10));
@@ -196,7 +236,11 @@ fn handle_cancel_stops_the_thread_promptly() {
     assert!(!handle.cancel());
     assert_eq!(handle.state(), TimerState::Cancelled);
     handle.join().unwrap();
-    assert!(start.elapsed() < SLACK, "cancel-to-joined took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < SLACK,
+        "cancel-to-joined took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -226,7 +270,12 @@ fn is_alive_until_the_thread_exits() {
 fn dropping_the_handle_detaches_and_the_timer_still_fires() {
     let fired = Arc::new(AtomicBool::new(false));
     let f = Arc::clone(&fired);
-    drop(Timer::new(Duration::from_millis(5), move || f.store(true, Ordering::SeqCst)).start());
+    drop(
+        Timer::new(Duration::from_millis(5), move || {
+            f.store(true, Ordering::SeqCst)
+        })
+        .start(),
+    );
     let start = Instant::now();
     while !fired.load(Ordering::SeqCst) {
         assert!(start.elapsed() < SLACK, "detached timer never fired");
@@ -260,9 +309,10 @@ fn start_with_a_hand_written_spawner() {
     assert_eq!(fired.load(Ordering::SeqCst), 1);
 
     // And a cancelled one through the same runtime.
-    let control = Timer::new(Duration::from_secs(3600), || panic!("must not fire")).start_with(|body| {
-        tx.send(body).unwrap();
-    });
+    let control =
+        Timer::new(Duration::from_secs(3600), || panic!("must not fire")).start_with(|body| {
+            tx.send(body).unwrap();
+        });
     assert!(control.cancel());
     control.wait();
     assert_eq!(control.state(), TimerState::Cancelled);
@@ -281,10 +331,15 @@ fn dropping_an_unrun_timer_drops_its_function() {
     }
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Flag(Arc::clone(&dropped));
-    let timer = Timer::new(Duration::ZERO, move || { let _keep = &flag; });
+    let timer = Timer::new(Duration::ZERO, move || {
+        let _keep = &flag;
+    });
     assert!(!dropped.load(Ordering::SeqCst));
     drop(timer);
-    assert!(dropped.load(Ordering::SeqCst), "an unrun timer must drop its function");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "an unrun timer must drop its function"
+    );
 
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Flag(Arc::clone(&dropped));

@@ -141,7 +141,9 @@ fn os_sync() -> OsSync {
             // backend selection").
             wait: unsafe { core::mem::transmute::<*mut c_void, WaitFn>(wait) },
             // SAFETY: as above, for `WaitTimeoutFn`.
-            wait_timeout: unsafe { core::mem::transmute::<*mut c_void, WaitTimeoutFn>(wait_timeout) },
+            wait_timeout: unsafe {
+                core::mem::transmute::<*mut c_void, WaitTimeoutFn>(wait_timeout)
+            },
             // SAFETY: as above, for `WakeFn`.
             wake_any: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_any) },
             // SAFETY: as above, for `WakeFn`.
@@ -159,13 +161,18 @@ fn ulock_wait2() -> Ulock2Fn {
 }
 
 fn errno() -> i32 {
-    // SAFETY: `__error` returns the calling thread's errno slot, valid for
-    // the thread's lifetime (SAFETY.md, "Wait layer: errno").
-    unsafe { *libc::__error() }
+    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
+    let slot = unsafe { libc::__error() };
+    // SAFETY: the calling thread's errno slot, valid and aligned for the
+    // thread's whole life (SAFETY.md, "Wait layer: errno").
+    unsafe { *slot }
 }
 
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is valid and writable; CLOCK_UPTIME_RAW is std's `Instant`
     // clock and the `mach_absolute_time` domain that OS_CLOCK_MACH_ABSOLUTE_TIME
     // timeouts count in (SAFETY.md, "Wait layer: clocks").
@@ -207,7 +214,14 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
                 // SAFETY: as above; `ns >= 1` and the clock is one
                 // os_sync accepts (SAFETY.md, "Wait layer: Apple os_sync").
                 Some(ns) => unsafe {
-                    (f.wait_timeout)(addr, expected.into(), 4, 0, libc::OS_CLOCK_MACH_ABSOLUTE_TIME, ns)
+                    (f.wait_timeout)(
+                        addr,
+                        expected.into(),
+                        4,
+                        0,
+                        libc::OS_CLOCK_MACH_ABSOLUTE_TIME,
+                        ns,
+                    )
                 },
             };
             (r, if r < 0 { errno() } else { 0 })
@@ -218,7 +232,15 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
             // SAFETY: `addr` is a live, aligned 4-byte atomic for the whole
             // call; with ULF_NO_ERRNO errors come back as `-errno`
             // (SAFETY.md, "Wait layer: Apple ulock").
-            let r = unsafe { wait2(UL_COMPARE_AND_WAIT | ULF_NO_ERRNO, addr, expected.into(), ns, 0) };
+            let r = unsafe {
+                wait2(
+                    UL_COMPARE_AND_WAIT | ULF_NO_ERRNO,
+                    addr,
+                    expected.into(),
+                    ns,
+                    0,
+                )
+            };
             (r, if r < 0 { -r } else { 0 })
         };
         if r >= 0 {

@@ -13,13 +13,18 @@ use core::ptr;
 use core::time::Duration;
 
 fn errno() -> i32 {
-    // SAFETY: `__error` returns the calling thread's errno slot, valid for
-    // the thread's lifetime (SAFETY.md, "Wait layer: errno").
-    unsafe { *libc::__error() }
+    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
+    let slot = unsafe { libc::__error() };
+    // SAFETY: the calling thread's errno slot, valid and aligned for the
+    // thread's whole life (SAFETY.md, "Wait layer: errno").
+    unsafe { *slot }
 }
 
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists
     // (SAFETY.md, "Wait layer: clocks").
     let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };

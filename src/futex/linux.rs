@@ -13,24 +13,28 @@ use core::ptr;
 use core::time::Duration;
 
 // riscv32 Linux has only the 64-bit-time futex syscall.
-#[cfg(target_arch = "riscv32")]
-use libc::SYS_futex_time64 as SYS_FUTEX;
 #[cfg(not(target_arch = "riscv32"))]
 use libc::SYS_futex as SYS_FUTEX;
+#[cfg(target_arch = "riscv32")]
+use libc::SYS_futex_time64 as SYS_FUTEX;
 
 fn errno() -> i32 {
     #[cfg(target_os = "linux")]
-    // SAFETY: `__errno_location` returns the calling thread's errno slot,
-    // valid for the thread's lifetime (SAFETY.md, "Wait layer: errno").
-    let e = unsafe { *libc::__errno_location() };
+    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
+    let slot = unsafe { libc::__errno_location() };
     #[cfg(target_os = "android")]
     // SAFETY: as above, Bionic's spelling (SAFETY.md, "Wait layer: errno").
-    let e = unsafe { *libc::__errno() };
-    e
+    let slot = unsafe { libc::__errno() };
+    // SAFETY: the calling thread's errno slot, valid and aligned for the
+    // thread's whole life (SAFETY.md, "Wait layer: errno").
+    unsafe { *slot }
 }
 
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists
     // on every Linux (SAFETY.md, "Wait layer: clocks").
     let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };

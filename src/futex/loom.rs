@@ -34,7 +34,11 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     if deadline.is_some() {
         return false;
     }
-    drop(word.cond.wait(guard).unwrap_or_else(PoisonError::into_inner));
+    drop(
+        word.cond
+            .wait(guard)
+            .unwrap_or_else(PoisonError::into_inner),
+    );
     true
 }
 

@@ -84,7 +84,7 @@ mod imp;
         target_vendor = "apple"
     )
 ))]
-#[allow(unsafe_code, dead_code)]
+#[allow(unsafe_code, dead_code, unreachable_pub)]
 #[path = "spin.rs"]
 mod spin;
 
@@ -175,7 +175,7 @@ impl Deadline {
 
     /// The time left until the deadline, zero once it has passed.
     #[inline]
-    #[cfg_attr(not(any(test, windows, target_vendor = "apple")), allow(dead_code))]
+    #[cfg_attr(any(loom, not(any(test, windows, target_vendor = "apple"))), allow(dead_code))]
     pub(crate) fn remaining(self) -> Duration {
         self.at.saturating_sub(now())
     }
@@ -183,7 +183,10 @@ impl Deadline {
     /// The deadline as time since the clock's origin.
     #[inline]
     #[cfg_attr(
-        any(loom, not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))),
+        any(
+            loom,
+            not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
+        ),
         allow(dead_code)
     )]
     pub(crate) fn since_origin(self) -> Duration {
@@ -248,7 +251,10 @@ mod tests {
             assert_eq!(Nanos::from_duration(d).to_duration(), d);
         }
         assert_eq!(Nanos::from_duration(Duration::MAX), Nanos::FOREVER);
-        assert_eq!(Nanos::from_duration(Duration::from_nanos(u64::MAX - 1)), Nanos::FOREVER);
+        assert_eq!(
+            Nanos::from_duration(Duration::from_nanos(u64::MAX - 1)),
+            Nanos::FOREVER
+        );
         assert_eq!(Nanos::FOREVER.to_duration(), Duration::MAX);
         assert_eq!(Nanos::FOREVER.deadline(), None);
         assert_eq!(core::mem::size_of::<Option<Nanos>>(), 8);
@@ -272,7 +278,7 @@ mod tests {
 
     extern crate std;
     use crate::sync::Ordering;
-    use std::sync::atomic::AtomicUsize;
+    use core::sync::atomic::AtomicUsize;
     use std::thread;
     use std::time::Instant;
 
@@ -344,8 +350,14 @@ mod tests {
             // Loop as callers do: `true` may be spurious.
             while wait(&word, 0, deadline) {}
             let elapsed = start.elapsed();
-            assert!(elapsed >= timeout, "{ms} ms wait returned after {elapsed:?}");
-            assert!(elapsed < timeout + Duration::from_secs(2), "{ms} ms took {elapsed:?}");
+            assert!(
+                elapsed >= timeout,
+                "{ms} ms wait returned after {elapsed:?}"
+            );
+            assert!(
+                elapsed < timeout + Duration::from_secs(2),
+                "{ms} ms took {elapsed:?}"
+            );
             assert!(deadline.unwrap().has_passed());
         }
     }
@@ -354,7 +366,11 @@ mod tests {
     fn untimed_and_max_waits_do_not_overflow() {
         // Duration::MAX and near-MAX: woken by a store, never a panic or an
         // immediate timeout.
-        for timeout in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::from_secs(1 << 40)] {
+        for timeout in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 2),
+            Duration::from_secs(1 << 40),
+        ] {
             let word = AtomicU32::new(0);
             thread::scope(|s| {
                 let waiter = s.spawn(|| {
@@ -375,14 +391,15 @@ mod tests {
     #[test]
     fn eintr_neither_wakes_nor_stretches_a_timed_wait() {
         extern "C" fn on_signal(_: libc::c_int) {}
-        // SAFETY: (test) installs a no-op handler for SIGUSR1 without
-        // SA_RESTART, so futex waits return EINTR.
+        // A no-op SIGUSR1 handler without SA_RESTART, so futex waits see EINTR.
         #[allow(unsafe_code)]
-        unsafe {
-            let mut action: libc::sigaction = core::mem::zeroed();
-            action.sa_sigaction = on_signal as usize;
-            assert_eq!(libc::sigaction(libc::SIGUSR1, &action, core::ptr::null_mut()), 0);
-        }
+        // SAFETY: (test) all-zero is a valid `sigaction`.
+        let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        #[allow(unsafe_code)]
+        // SAFETY: (test) `action` is a valid sigaction; the old one is not read.
+        let r = unsafe { libc::sigaction(libc::SIGUSR1, &action, core::ptr::null_mut()) };
+        assert_eq!(r, 0);
         let word = AtomicU32::new(0);
         let timeout = Duration::from_millis(300);
         thread::scope(|s| {
@@ -395,7 +412,7 @@ mod tests {
                 let start = Instant::now();
                 let deadline = Deadline::after(timeout);
                 let mut spurious = 0;
-                while wait(&word, 0, deadline) {
+                while wait(word, 0, deadline) {
                     spurious += 1;
                 }
                 (start.elapsed(), spurious)
@@ -410,8 +427,14 @@ mod tests {
                 }
             }
             let (elapsed, spurious) = waiter.join().unwrap();
-            assert!(elapsed >= timeout, "EINTR made the wait return early: {elapsed:?}");
-            assert!(elapsed < timeout + Duration::from_secs(2), "EINTR stretched it: {elapsed:?}");
+            assert!(
+                elapsed >= timeout,
+                "EINTR made the wait return early: {elapsed:?}"
+            );
+            assert!(
+                elapsed < timeout + Duration::from_secs(2),
+                "EINTR stretched it: {elapsed:?}"
+            );
             assert_eq!(spurious, 0, "EINTR must be retried inside the layer");
         });
     }

@@ -109,7 +109,10 @@ mod tests {
             thread::sleep(Duration::from_millis(20));
             assert!(!waiter.is_finished(), "returned 1 s before the deadline");
             FAKE_NANOS.fetch_add(1_000_000_000, Ordering::SeqCst);
-            assert!(!waiter.join().unwrap(), "deadline passed: must report a timeout");
+            assert!(
+                !waiter.join().unwrap(),
+                "deadline passed: must report a timeout"
+            );
         });
 
         // A store releases an untimed spinner (wake is a no-op here).

@@ -1,4 +1,5 @@
 //! Every Barrier behaviour of API.md, plus CPython's `BarrierTests`, ported.
+#![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use rallypoint::{Barrier, BarrierError, BarrierWaitResult, NoAction};

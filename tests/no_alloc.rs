@@ -1,6 +1,7 @@
 //! Zero allocations on every core path, proven with a counting global
 //! allocator rather than claimed. (No locks either: the crate contains no
 //! lock type at all outside `cfg(loom)`; `grep -r Mutex src` shows it.)
+#![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 #![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 

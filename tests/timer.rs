@@ -1,4 +1,5 @@
 //! Every Timer behaviour of API.md.
+#![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 use rallypoint::{Timer, TimerState};

@@ -175,7 +175,10 @@ impl Deadline {
 
     /// The time left until the deadline, zero once it has passed.
     #[inline]
-    #[cfg_attr(any(loom, not(any(test, windows, target_vendor = "apple"))), allow(dead_code))]
+    #[cfg_attr(
+        any(loom, not(any(test, windows, target_vendor = "apple"))),
+        allow(dead_code)
+    )]
     pub(crate) fn remaining(self) -> Duration {
         self.at.saturating_sub(now())
     }

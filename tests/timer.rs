@@ -211,6 +211,7 @@ fn huge_intervals_wait_until_cancelled() {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn start_measures_from_start_and_join_succeeds() {
     let fired_at = Arc::new(std::sync::Mutex::new(None));
@@ -228,6 +229,7 @@ fn start_measures_from_start_and_join_succeeds() {
     assert!(at - start < interval + SLACK);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn handle_cancel_stops_the_thread_promptly() {
     let handle = Timer::new(Duration::from_secs(3600), || panic!("must not fire")).start();
@@ -244,6 +246,7 @@ fn handle_cancel_stops_the_thread_promptly() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn join_returns_the_panic_while_wait_returns_normally() {
     let handle = Timer::new(Duration::ZERO, || panic!("boom")).start();
@@ -254,6 +257,7 @@ fn join_returns_the_panic_while_wait_returns_normally() {
     assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn is_alive_until_the_thread_exits() {
     let handle = Timer::new(Duration::from_millis(10), || {}).start();
@@ -267,6 +271,7 @@ fn is_alive_until_the_thread_exits() {
     handle.join().unwrap();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn dropping_the_handle_detaches_and_the_timer_still_fires() {
     let fired = Arc::new(AtomicBool::new(false));
@@ -284,6 +289,7 @@ fn dropping_the_handle_detaches_and_the_timer_still_fires() {
     }
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn start_with_a_hand_written_spawner() {
     // A toy runtime: a queue of jobs and one worker thread, no std::thread::spawn
@@ -361,7 +367,9 @@ fn static_timer_and_auto_traits() {
     assert!(FIRED.load(Ordering::SeqCst));
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Timer<fn()>>();
+    #[cfg(feature = "std")]
     send_sync::<rallypoint::TimerHandle>();
+    #[cfg(feature = "alloc")]
     send_sync::<rallypoint::TimerControl>();
     assert!(format!("{TIMER:?}").contains("Fired"));
 }

@@ -1,0 +1,395 @@
+//! The contenders and the measuring harness, shared by `benches/*.rs` and
+//! `examples/compare.rs` (`#[path]`-included), so every number in both comes
+//! from the same code.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Bench code uses std.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Process CPU time (all threads), for "CPU per round".
+pub fn cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: (bench) valid out-pointer; the clock exists on every unix.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        assert_eq!(r, 0);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    #[cfg(not(unix))]
+    {
+        Duration::ZERO
+    }
+}
+
+/// A Mutex + Condvar barrier shaped like CPython's `threading.Barrier`
+/// (lock, condition, count, generation). Also the seed's own design.
+pub struct CondvarBarrier {
+    parties: usize,
+    state: Mutex<(usize, u64)>, // (count, generation)
+    cond: Condvar,
+}
+
+impl CondvarBarrier {
+    pub fn new(parties: usize) -> Self {
+        Self {
+            parties,
+            state: Mutex::new((0, 0)),
+            cond: Condvar::new(),
+        }
+    }
+    /// Returns whether this caller was the last to arrive.
+    pub fn wait(&self) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let gen = s.1;
+        s.0 += 1;
+        if s.0 == self.parties {
+            s.0 = 0;
+            s.1 += 1;
+            self.cond.notify_all();
+            return true;
+        }
+        while s.1 == gen {
+            s = self.cond.wait(s).unwrap();
+        }
+        false
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarrierKind {
+    Rallypoint,
+    Std,
+    Hurdles,
+    Spin,
+    Condvar,
+}
+
+impl BarrierKind {
+    pub const ALL: [BarrierKind; 5] = [
+        Self::Rallypoint,
+        Self::Std,
+        Self::Hurdles,
+        Self::Spin,
+        Self::Condvar,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rallypoint => "rallypoint::Barrier",
+            Self::Std => "std::sync::Barrier",
+            Self::Hurdles => "hurdles::Barrier (spin)",
+            Self::Spin => "spin::Barrier (spin)",
+            Self::Condvar => "Mutex+Condvar (CPython-shaped)",
+        }
+    }
+
+    /// Pure spinners: with more threads than cores they can take seconds
+    /// per thousand rounds, so runs of them are capped harder.
+    pub fn spins_forever(self) -> bool {
+        matches!(self, Self::Hurdles | Self::Spin)
+    }
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measurement {
+    pub rounds: u64,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+impl Measurement {
+    pub fn rounds_per_sec(&self) -> f64 {
+        self.rounds as f64 / self.wall.as_secs_f64()
+    }
+    pub fn wall_per_round(&self) -> Duration {
+        self.wall / self.rounds.max(1) as u32
+    }
+    pub fn cpu_per_round(&self) -> Duration {
+        self.cpu / self.rounds.max(1) as u32
+    }
+}
+
+/// Runs `threads` threads through barrier rounds until `budget` has passed
+/// or `max_rounds` were done, whichever first. `make` builds one thread's
+/// wait function (returning "was leader").
+///
+/// Stopping needs care: every thread must do the same number of rounds. The
+/// leader of an odd round decides; everyone reads the decision after the
+/// following round, which the leader only enters after writing it.
+pub fn drive<W>(
+    threads: usize,
+    budget: Duration,
+    max_rounds: u64,
+    make: impl Fn() -> W,
+) -> Measurement
+where
+    W: FnMut() -> bool + Send,
+{
+    let stop = AtomicBool::new(false);
+    let start_line = std::sync::Barrier::new(threads);
+    let result = Mutex::new((0u64, Duration::ZERO));
+    let cpu0 = cpu_time();
+    thread::scope(|s| {
+        for t in 0..threads {
+            let mut wait = make();
+            let (stop, start_line, result) = (&stop, &start_line, &result);
+            s.spawn(move || {
+                start_line.wait();
+                let t0 = Instant::now();
+                let mut done = 0u64;
+                loop {
+                    if wait() && (t0.elapsed() >= budget || done + 2 >= max_rounds) {
+                        stop.store(true, Ordering::Release);
+                    }
+                    wait();
+                    done += 2;
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+                if t == 0 {
+                    *result.lock().unwrap() = (done, t0.elapsed());
+                }
+            });
+        }
+    });
+    let (rounds, wall) = *result.lock().unwrap();
+    Measurement {
+        rounds,
+        wall,
+        cpu: cpu_time() - cpu0,
+    }
+}
+
+/// One contender at one thread count.
+pub fn run_barrier(
+    kind: BarrierKind,
+    threads: usize,
+    budget: Duration,
+    max_rounds: u64,
+) -> Measurement {
+    match kind {
+        BarrierKind::Rallypoint => {
+            let b = Arc::new(rallypoint::Barrier::new(threads));
+            drive(threads, budget, max_rounds, || {
+                let b = Arc::clone(&b);
+                move || b.wait().unwrap().is_leader()
+            })
+        }
+        BarrierKind::Std => {
+            let b = Arc::new(std::sync::Barrier::new(threads));
+            drive(threads, budget, max_rounds, || {
+                let b = Arc::clone(&b);
+                move || b.wait().is_leader()
+            })
+        }
+        BarrierKind::Hurdles => {
+            let b = Mutex::new(hurdles::Barrier::new(threads));
+            drive(threads, budget, max_rounds, || {
+                let mut mine = b.lock().unwrap().clone();
+                move || mine.wait().is_leader()
+            })
+        }
+        BarrierKind::Spin => {
+            let b = Arc::new(spin::Barrier::new(threads));
+            drive(threads, budget, max_rounds, || {
+                let b = Arc::clone(&b);
+                move || b.wait().is_leader()
+            })
+        }
+        BarrierKind::Condvar => {
+            let b = Arc::new(CondvarBarrier::new(threads));
+            drive(threads, budget, max_rounds, || {
+                let b = Arc::clone(&b);
+                move || b.wait()
+            })
+        }
+    }
+}
+
+/// Two threads bouncing one atomic word: A writes odd values, B answers
+/// with the next even one. One round = one full exchange, the cache-line
+/// floor under a 2-thread barrier round. Pure spinning: only meaningful
+/// with 2 free cores.
+pub fn ping_pong(budget: Duration, max_rounds: u64) -> Measurement {
+    const STOP: u64 = u64::MAX;
+    let word = AtomicU64::new(0);
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let rounds = thread::scope(|s| {
+        s.spawn(|| loop {
+            let v = word.load(Ordering::Acquire);
+            if v == STOP {
+                break;
+            }
+            if v % 2 == 1 {
+                word.store(v + 1, Ordering::Release);
+            } else {
+                std::hint::spin_loop();
+            }
+        });
+        let mut v = 0u64;
+        loop {
+            word.store(v + 1, Ordering::Release);
+            while word.load(Ordering::Acquire) != v + 2 {
+                std::hint::spin_loop();
+            }
+            v += 2;
+            let rounds = v / 2;
+            if rounds % 1024 == 0 && (t0.elapsed() >= budget || rounds >= max_rounds) {
+                word.store(STOP, Ordering::Release);
+                break rounds;
+            }
+        }
+    });
+    Measurement {
+        rounds,
+        wall: t0.elapsed(),
+        cpu: cpu_time() - cpu0,
+    }
+}
+
+// ------------------------------------------------------------------ timers
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    Rallypoint,
+    Condvar,
+    Sleep,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 3] = [Self::Rallypoint, Self::Condvar, Self::Sleep];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rallypoint => "rallypoint::Timer::start",
+            Self::Condvar => "Condvar::wait_timeout thread (Python's Event)",
+            Self::Sleep => "thread::sleep thread",
+        }
+    }
+}
+
+/// A started timer of any kind: cancel it, join it.
+pub struct AnyTimer {
+    cancel: Box<dyn FnOnce() -> bool + Send>,
+    join: Box<dyn FnOnce() + Send>,
+}
+
+impl AnyTimer {
+    pub fn cancel_and_join(self) {
+        (self.cancel)();
+        (self.join)();
+    }
+    pub fn join(self) {
+        (self.join)();
+    }
+}
+
+/// Starts a timer of `kind` that runs `f` after `interval`.
+pub fn start_timer(
+    kind: TimerKind,
+    interval: Duration,
+    f: impl FnOnce() + Send + 'static,
+) -> AnyTimer {
+    match kind {
+        TimerKind::Rallypoint => {
+            let h = Arc::new(Mutex::new(Some(
+                rallypoint::Timer::new(interval, f).start(),
+            )));
+            let h2 = Arc::clone(&h);
+            AnyTimer {
+                cancel: Box::new(move || h.lock().unwrap().as_ref().unwrap().cancel()),
+                join: Box::new(move || h2.lock().unwrap().take().unwrap().join().unwrap()),
+            }
+        }
+        TimerKind::Condvar => {
+            // Python's Timer: Event.wait(interval) = Condvar::wait_timeout on a flag.
+            let pair = Arc::new((Mutex::new(false), Condvar::new()));
+            let p = Arc::clone(&pair);
+            let deadline = Instant::now() + interval;
+            let t = thread::spawn(move || {
+                let (lock, cv) = &*p;
+                let mut cancelled = lock.lock().unwrap();
+                while !*cancelled {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        drop(cancelled);
+                        f();
+                        return;
+                    }
+                    cancelled = cv.wait_timeout(cancelled, deadline - now).unwrap().0;
+                }
+            });
+            AnyTimer {
+                cancel: Box::new(move || {
+                    *pair.0.lock().unwrap() = true;
+                    pair.1.notify_all();
+                    true
+                }),
+                join: Box::new(move || t.join().unwrap()),
+            }
+        }
+        TimerKind::Sleep => {
+            let cancelled = Arc::new(AtomicBool::new(false));
+            let c = Arc::clone(&cancelled);
+            let t = thread::spawn(move || {
+                thread::sleep(interval);
+                if !c.load(Ordering::Acquire) {
+                    f();
+                }
+            });
+            AnyTimer {
+                cancel: Box::new(move || {
+                    cancelled.store(true, Ordering::Release);
+                    true
+                }),
+                join: Box::new(move || t.join().unwrap()),
+            }
+        }
+    }
+}
+
+/// Firing lateness: (time the function ran) - (start + interval), per sample.
+pub fn lateness(kind: TimerKind, interval: Duration, samples: usize) -> Vec<Duration> {
+    (0..samples)
+        .map(|_| {
+            let fired = Arc::new(Mutex::new(None));
+            let f = Arc::clone(&fired);
+            let start = Instant::now();
+            start_timer(kind, interval, move || {
+                *f.lock().unwrap() = Some(Instant::now())
+            })
+            .join();
+            let at = fired.lock().unwrap().expect("timer fired");
+            at.saturating_duration_since(start + interval)
+        })
+        .collect()
+}
+
+/// Cancel-to-joined latency of a long timer that has already parked.
+pub fn cancel_to_joined(kind: TimerKind, interval: Duration, samples: usize) -> Vec<Duration> {
+    (0..samples)
+        .map(|_| {
+            let t = start_timer(kind, interval, || {});
+            thread::sleep(Duration::from_millis(1)); // let it park
+            let t0 = Instant::now();
+            t.cancel_and_join();
+            t0.elapsed()
+        })
+        .collect()
+}
+
+/// The `q`-quantile (0.0..=1.0) of `v`.
+pub fn quantile(v: &mut [Duration], q: f64) -> Duration {
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}

@@ -137,8 +137,17 @@ fn thousand_cancels_racing_deadlines_tell_the_truth() {
         let timer = Timer::new(Duration::from_micros(i % 50), || {
             ran.store(true, Ordering::SeqCst)
         });
+        let started = AtomicBool::new(false);
         let (run_result, cancel_result) = thread::scope(|s| {
-            let runner = s.spawn(|| timer.run());
+            let runner = s.spawn(|| {
+                started.store(true, Ordering::SeqCst);
+                timer.run()
+            });
+            // Cancel at varying distances from the deadline, not before the
+            // runner even exists.
+            while !started.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
             for _ in 0..(i % 7) * 50 {
                 std::hint::spin_loop();
             }

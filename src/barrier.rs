@@ -856,6 +856,36 @@ mod tests {
         const { assert!(Barrier::MAX_PARTIES >= 1_023) };
     }
 
+    /// Builds a word from fields (tests only: the code never needs it).
+    fn pack(gen: Word, count: usize, flags: Word) -> Word {
+        (gen << GEN_ONE.trailing_zeros()) | flags | count as Word
+    }
+
+    const GEN_LIMIT: Word = GEN_MASK >> (COUNT_BITS + 3);
+
+    proptest::proptest! {
+        #[test]
+        fn fields_round_trip_and_never_overflow(
+            gen in 0..=GEN_LIMIT,
+            count_ in 0..=Barrier::MAX_PARTIES,
+            flags in proptest::sample::select(&[0, SLEEPERS, BROKEN, RESETTING, SLEEPERS | BROKEN, SLEEPERS | RESETTING][..]),
+        ) {
+            let w = pack(gen, count_, flags);
+            proptest::prop_assert_eq!(count(w), count_);
+            proptest::prop_assert_eq!(generation(w) >> (COUNT_BITS + 3), gen);
+            proptest::prop_assert_eq!(w & (SLEEPERS | BROKEN | RESETTING), flags);
+            proptest::prop_assert_eq!(is_failed(w), flags & (BROKEN | RESETTING) != 0);
+            // The next generation: gen + 1 (wrapping), nothing else.
+            let next = next_generation(w);
+            proptest::prop_assert_eq!(next, pack((gen + 1) & GEN_LIMIT, 0, 0));
+            // Arrival (+1) below MAX_PARTIES never touches flags or gen.
+            if count_ < Barrier::MAX_PARTIES {
+                proptest::prop_assert_eq!(generation(w + 1), generation(w));
+                proptest::prop_assert_eq!((w + 1) & (SLEEPERS | BROKEN | RESETTING), flags);
+            }
+        }
+    }
+
     #[test]
     fn sizes() {
         #[cfg(target_pointer_width = "64")]

@@ -223,10 +223,12 @@ pub fn run_barrier(
 pub fn ping_pong(budget: Duration, max_rounds: u64) -> Measurement {
     const STOP: u64 = u64::MAX;
     let word = AtomicU64::new(0);
+    let ready = AtomicBool::new(false);
     let cpu0 = cpu_time();
-    let t0 = Instant::now();
+    let mut t0 = Instant::now();
     let rounds = thread::scope(|s| {
         s.spawn(|| loop {
+            ready.store(true, Ordering::Release);
             let v = word.load(Ordering::Acquire);
             if v == STOP {
                 break;
@@ -237,6 +239,10 @@ pub fn ping_pong(budget: Duration, max_rounds: u64) -> Measurement {
                 std::hint::spin_loop();
             }
         });
+        while !ready.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        t0 = Instant::now(); // the partner runs: start timing
         let mut v = 0u64;
         loop {
             word.store(v + 1, Ordering::Release);

@@ -233,11 +233,15 @@ fn draw_chart(
         .iter()
         .flat_map(|(_, s)| s.iter().map(|(_, m)| m.rounds_per_sec()));
     let (lo, hi) = rates.fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
-    let max_threads = results
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|p| p.0))
-        .max()
-        .unwrap_or(2);
+    let counts = || {
+        results
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|p| p.0 as f64))
+    };
+    let (min_t, max_t) = (
+        counts().fold(f64::MAX, f64::min),
+        counts().fold(0f64, f64::max),
+    );
 
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -250,14 +254,14 @@ fn draw_chart(
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            (1u32..(max_threads as u32 * 2)).log_scale(),
+            ((min_t / 1.3)..(max_t * 1.3)).log_scale(),
             ((lo / 2.0).max(0.1)..hi * 2.0).log_scale(),
         )?;
     chart
         .configure_mesh()
         .x_desc("threads")
         .y_desc("rounds/s")
-        .x_label_formatter(&|x| x.to_string())
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0e}"))
         .draw()?;
     let colors = [
@@ -269,9 +273,9 @@ fn draw_chart(
     ];
     for (i, (kind, series)) in results.iter().enumerate() {
         let color = colors[i % colors.len()];
-        let points: Vec<(u32, f64)> = series
+        let points: Vec<(f64, f64)> = series
             .iter()
-            .map(|(t, m)| (*t as u32, m.rounds_per_sec()))
+            .map(|(t, m)| (*t as f64, m.rounds_per_sec()))
             .collect();
         chart
             .draw_series(LineSeries::new(

@@ -10,17 +10,9 @@ use loom::thread;
 use rallypoint::{Barrier, BarrierError};
 use std::time::Duration;
 
-/// Silences the panic this model triggers on purpose (once per explored
-/// interleaving), and only that one.
-fn silence_expected_panic(message: &'static str) {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let text = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
-        if text != message {
-            default(info);
-        }
-    }));
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::silence_expected_panic;
 
 fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
     thread::spawn(f)

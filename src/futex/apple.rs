@@ -15,6 +15,7 @@
 //! timed wait whose deadline has passed returns without calling them, and a
 //! positive remainder below 1 ns is never passed as 0.
 
+use super::unix::{clock, errno};
 use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
 use core::ffi::{c_char, c_int, c_void};
@@ -160,25 +161,10 @@ fn ulock_wait2() -> Ulock2Fn {
     unsafe { core::mem::transmute::<*mut c_void, Ulock2Fn>(p) }
 }
 
-fn errno() -> i32 {
-    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
-    let slot = unsafe { libc::__error() };
-    // SAFETY: the calling thread's errno slot, valid and aligned for the
-    // thread's whole life (SAFETY.md, "Wait layer: errno").
-    unsafe { *slot }
-}
-
+/// `CLOCK_UPTIME_RAW`: std's `Instant` clock, in the `mach_absolute_time`
+/// domain that `OS_CLOCK_MACH_ABSOLUTE_TIME` timeouts count in.
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is valid and writable; CLOCK_UPTIME_RAW is std's `Instant`
-    // clock and the `mach_absolute_time` domain that OS_CLOCK_MACH_ABSOLUTE_TIME
-    // timeouts count in (SAFETY.md, "Wait layer: clocks").
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_UPTIME_RAW, &mut ts) };
-    debug_assert_eq!(r, 0, "clock_gettime(CLOCK_UPTIME_RAW) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    clock(libc::CLOCK_UPTIME_RAW)
 }
 
 /// Nanoseconds left, at least 1 (0 means "forever" or `EINVAL`), or `None`

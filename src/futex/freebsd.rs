@@ -6,30 +6,15 @@
 //! what Rust std does; a relative duration with `UMTX_ABSTIME` (a bug seen in
 //! the wild) times out at once.
 
+use super::unix::{clock, errno};
 use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
 use core::ffi::c_void;
 use core::ptr;
 use core::time::Duration;
 
-fn errno() -> i32 {
-    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
-    let slot = unsafe { libc::__error() };
-    // SAFETY: the calling thread's errno slot, valid and aligned for the
-    // thread's whole life (SAFETY.md, "Wait layer: errno").
-    unsafe { *slot }
-}
-
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists
-    // (SAFETY.md, "Wait layer: clocks").
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    debug_assert_eq!(r, 0, "clock_gettime(CLOCK_MONOTONIC) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    clock(libc::CLOCK_MONOTONIC)
 }
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {

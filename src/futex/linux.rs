@@ -7,6 +7,7 @@
 //! different keys, so they must agree. This is what Rust std does
 //! (`library/std/src/sys/pal/unix/futex.rs`).
 
+use super::unix::{clock, errno};
 use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
 use core::ptr;
@@ -18,29 +19,8 @@ use libc::SYS_futex as SYS_FUTEX;
 #[cfg(target_arch = "riscv32")]
 use libc::SYS_futex_time64 as SYS_FUTEX;
 
-fn errno() -> i32 {
-    #[cfg(target_os = "linux")]
-    // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
-    let slot = unsafe { libc::__errno_location() };
-    #[cfg(target_os = "android")]
-    // SAFETY: as above, Bionic's spelling (SAFETY.md, "Wait layer: errno").
-    let slot = unsafe { libc::__errno() };
-    // SAFETY: the calling thread's errno slot, valid and aligned for the
-    // thread's whole life (SAFETY.md, "Wait layer: errno").
-    unsafe { *slot }
-}
-
 pub(super) fn now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists
-    // on every Linux (SAFETY.md, "Wait layer: clocks").
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    debug_assert_eq!(r, 0, "clock_gettime(CLOCK_MONOTONIC) failed");
-    // CLOCK_MONOTONIC is never negative.
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    clock(libc::CLOCK_MONOTONIC)
 }
 
 /// The deadline as a `timespec`, or `None` if `time_t` cannot hold it

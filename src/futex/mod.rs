@@ -37,6 +37,18 @@ use core::time::Duration;
 #[path = "loom.rs"]
 mod imp;
 
+#[cfg(all(
+    not(loom),
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_vendor = "apple"
+    )
+))]
+#[allow(unsafe_code)]
+mod unix;
+
 #[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
 #[allow(unsafe_code)]
 #[path = "linux.rs"]

@@ -864,6 +864,8 @@ mod tests {
     const GEN_LIMIT: Word = GEN_MASK >> (COUNT_BITS + 3);
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(if cfg!(miri) { 16 } else { 256 }))]
+
         #[test]
         fn fields_round_trip_and_never_overflow(
             gen in 0..=GEN_LIMIT,

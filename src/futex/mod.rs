@@ -404,6 +404,7 @@ mod tests {
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
+    #[cfg_attr(miri, ignore = "Miri has no signals; runs natively")]
     fn eintr_neither_wakes_nor_stretches_a_timed_wait() {
         extern "C" fn on_signal(_: libc::c_int) {}
         // A no-op SIGUSR1 handler without SA_RESTART, so futex waits see EINTR.

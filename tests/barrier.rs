@@ -392,13 +392,17 @@ fn reset_while_the_action_runs_lets_the_generation_pass() {
             thread::yield_now();
         }
     });
+    let timeout = Duration::from_millis(300);
     let results = thread::scope(|s| {
-        let a = s.spawn(|| barrier.wait_timeout(Duration::from_millis(1)));
+        // `a` parks first, with a timeout that can only elapse while the
+        // action runs; `b` arrives last and runs the action.
+        let a = s.spawn(|| barrier.wait_timeout(timeout));
+        poll("a waiting", || barrier.n_waiting() == 1);
         let b = s.spawn(|| barrier.wait());
         poll("action running", || in_action.load(Ordering::SeqCst) == 1);
         barrier.abort();
         barrier.reset();
-        thread::sleep(Duration::from_millis(5)); // a's timeout elapses meanwhile
+        thread::sleep(timeout + Duration::from_millis(50)); // a's timeout elapses
         release.store(1, Ordering::SeqCst);
         (a.join().unwrap(), b.join().unwrap())
     });

@@ -64,7 +64,7 @@ fn reusable_for_many_generations_in_lockstep() {
     thread::scope(|s| {
         for _ in 0..N {
             s.spawn(|| {
-                for pass in 0..200 {
+                for pass in 0..if cfg!(miri) { 10 } else { 200 } {
                     phase.fetch_add(1, Ordering::SeqCst);
                     barrier.wait().unwrap();
                     // Everyone has done `pass + 1` increments, nobody more.

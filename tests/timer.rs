@@ -129,9 +129,10 @@ fn cancel_while_running_reports_false_and_function_completes() {
 
 #[test]
 fn thousand_cancels_racing_deadlines_tell_the_truth() {
+    let races: u64 = if cfg!(miri) { 20 } else { 1000 };
     let mut fired = 0;
     let mut cancelled = 0;
-    for i in 0..1000u64 {
+    for i in 0..races {
         let ran = AtomicBool::new(false);
         // Intervals of 0..50 µs so the cancel lands on both sides of the deadline.
         let timer = Timer::new(Duration::from_micros(i % 50), || {
@@ -163,8 +164,8 @@ fn thousand_cancels_racing_deadlines_tell_the_truth() {
         fired += usize::from(ran);
         cancelled += usize::from(cancel_result);
     }
-    assert_eq!(fired + cancelled, 1000);
-    println!("1000 races: {fired} fired, {cancelled} cancelled");
+    assert_eq!(fired + cancelled, races as usize);
+    println!("{races} races: {fired} fired, {cancelled} cancelled");
 }
 
 #[test]

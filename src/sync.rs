@@ -181,10 +181,10 @@ mod take_cell {
         value: UnsafeCell<ManuallyDrop<T>>,
     }
 
-    // SAFETY: a `&TakeCell<T>` gives no access to the `T` except through the
-    // `unsafe` methods below, whose callers guarantee that exactly one thread
-    // ever touches it, once; that thread may be another than the one that
-    // built it, hence `T: Send` (SAFETY.md, "Timer: the function cell").
+    // A `&TakeCell<T>` gives no access to the `T` except through the `unsafe`
+    // methods below, whose callers guarantee that exactly one thread ever
+    // touches it, once; that thread may not be the one that built it.
+    // SAFETY: one-time access by one thread, hence only `T: Send` is needed (SAFETY.md, "Timer: the function cell").
     unsafe impl<T: Send> Sync for TakeCell<T> {}
 
     impl<T> TakeCell<T> {
@@ -204,9 +204,9 @@ mod take_cell {
         /// `drop_untaken` happens, and no other access runs concurrently.
         pub(crate) unsafe fn take(&self) -> T {
             self.value.with_mut(|value| {
-                // SAFETY: the caller guarantees exclusive, once-only access, so
-                // the value is initialised and nobody reads it after this
-                // (SAFETY.md, "Timer: the function cell").
+                // The caller guarantees exclusive, once-only access, so the value
+                // is initialised and nobody reads it after this.
+                // SAFETY: exclusive, once-only read (SAFETY.md, "Timer: the function cell").
                 ManuallyDrop::into_inner(unsafe { value.read() })
             })
         }
@@ -218,9 +218,9 @@ mod take_cell {
         /// As for [`take`](Self::take).
         pub(crate) unsafe fn drop_untaken(&mut self) {
             self.value.with_mut(|value| {
-                // SAFETY: as in `take`; `&mut self` excludes other access, and
-                // `ManuallyDrop<T>` has `T`'s layout (`repr(transparent)`)
-                // (SAFETY.md, "Timer: the function cell").
+                // As in `take`; `&mut self` excludes other access, and
+                // `ManuallyDrop<T>` has `T`'s layout (`repr(transparent)`).
+                // SAFETY: exclusive, once-only drop (SAFETY.md, "Timer: the function cell").
                 unsafe { core::ptr::drop_in_place(value.cast::<T>()) }
             });
         }

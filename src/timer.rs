@@ -212,9 +212,8 @@ impl<F: FnOnce()> Timer<F> {
     /// and wakes waiters whether it returns or unwinds.
     fn fire(&self) {
         #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
-        // SAFETY: we won the only `WAITING -> RUNNING` CAS the word will ever
-        // see, so this is the one and only access to the cell
-        // (SAFETY.md, "Timer: the function cell").
+        // We won the only `WAITING -> RUNNING` CAS the word will ever see.
+        // SAFETY: the one and only access to the cell (SAFETY.md, "Timer: the function cell").
         let function = unsafe { self.function.take() };
         sync::on_unwind(function, || self.finish());
         self.finish();
@@ -381,9 +380,9 @@ impl<F> Drop for Timer<F> {
         let s = self.state.load(Ordering::Relaxed);
         if phase(s) == WAITING || phase(s) == CANCELLED {
             #[allow(unsafe_code)]
-            // SAFETY: the function was never taken (only the RUNNING winner
-            // takes it), and `&mut self` excludes every other access
-            // (SAFETY.md, "Timer: the function cell").
+            // Never taken: only the RUNNING winner takes it; `&mut self`
+            // excludes every other access.
+            // SAFETY: the one and only access to the cell (SAFETY.md, "Timer: the function cell").
             unsafe {
                 self.function.drop_untaken()
             };

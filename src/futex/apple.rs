@@ -72,8 +72,9 @@ fn lookup(name: &[u8]) -> *mut c_void {
         core::ptr::null_mut()
     }
     #[cfg(not(miri))]
-    // SAFETY: `name` is NUL-terminated and RTLD_DEFAULT searches every loaded
-    // image (SAFETY.md, "Wait layer: Apple backend selection").
+    // `name` is NUL-terminated and RTLD_DEFAULT searches every loaded
+    // image.
+    // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
     unsafe {
         libc::dlsym(RTLD_DEFAULT, name.as_ptr() as *const c_char)
     }
@@ -137,9 +138,9 @@ fn os_sync() -> OsSync {
             WAKE_ALL.load(Ordering::Relaxed),
         );
         OsSync {
-            // SAFETY: non-null result of dlsym for this exact symbol, whose
-            // C signature `WaitFn` matches (SAFETY.md, "Wait layer: Apple
-            // backend selection").
+            // A non-null result of dlsym for this exact symbol, whose C
+            // signature `WaitFn` matches.
+            // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
             wait: unsafe { core::mem::transmute::<*mut c_void, WaitFn>(wait) },
             // SAFETY: as above, for `WaitTimeoutFn`.
             wait_timeout: unsafe {
@@ -155,9 +156,9 @@ fn os_sync() -> OsSync {
 
 fn ulock_wait2() -> Ulock2Fn {
     let p = ULOCK_WAIT2.load(Ordering::Relaxed);
-    // SAFETY: non-null result of dlsym for `__ulock_wait2`, whose signature
-    // `Ulock2Fn` matches xnu's `bsd/sys/ulock.h` (SAFETY.md, "Wait layer:
-    // Apple backend selection").
+    // A non-null result of dlsym for `__ulock_wait2`, whose signature
+    // `Ulock2Fn` matches xnu's `bsd/sys/ulock.h`.
+    // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
     unsafe { core::mem::transmute::<*mut c_void, Ulock2Fn>(p) }
 }
 
@@ -194,11 +195,13 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         let (r, e) = if backend == OS_SYNC {
             let f = os_sync();
             let r = match timeout {
-                // SAFETY: `addr` is a live, aligned 4-byte atomic for the
-                // whole call (SAFETY.md, "Wait layer: Apple os_sync").
+                // `addr` is a live, aligned 4-byte atomic for the
+                // whole call.
+                // SAFETY: see SAFETY.md, "Wait layer: Apple os_sync".
                 None => unsafe { (f.wait)(addr, expected.into(), 4, 0) },
-                // SAFETY: as above; `ns >= 1` and the clock is one
-                // os_sync accepts (SAFETY.md, "Wait layer: Apple os_sync").
+                // As above; `ns >= 1` and the clock is one
+                // os_sync accepts.
+                // SAFETY: see SAFETY.md, "Wait layer: Apple os_sync".
                 Some(ns) => unsafe {
                     (f.wait_timeout)(
                         addr,
@@ -215,9 +218,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
             let wait2 = ulock_wait2();
             // 0 means "no timeout" to ulock; remaining_nanos never yields 0.
             let ns = timeout.unwrap_or(0);
-            // SAFETY: `addr` is a live, aligned 4-byte atomic for the whole
-            // call; with ULF_NO_ERRNO errors come back as `-errno`
-            // (SAFETY.md, "Wait layer: Apple ulock").
+            // `addr` is a live, aligned 4-byte atomic for the whole
+            // call; with ULF_NO_ERRNO errors come back as `-errno`.
+            // SAFETY: see SAFETY.md, "Wait layer: Apple ulock".
             let r = unsafe {
                 wait2(
                     UL_COMPARE_AND_WAIT | ULF_NO_ERRNO,
@@ -250,13 +253,15 @@ fn wake(word: &AtomicU32, all: bool) {
     if backend() == OS_SYNC {
         let f = os_sync();
         let wake = if all { f.wake_all } else { f.wake_any };
-        // SAFETY: `addr` is a live, aligned 4-byte atomic; ENOENT (no waiter)
-        // is harmless (SAFETY.md, "Wait layer: Apple os_sync").
+        // `addr` is a live, aligned 4-byte atomic; ENOENT (no waiter)
+        // is harmless.
+        // SAFETY: see SAFETY.md, "Wait layer: Apple os_sync".
         unsafe { wake(addr, 4, 0) };
     } else {
         let op = UL_COMPARE_AND_WAIT | ULF_NO_ERRNO | if all { ULF_WAKE_ALL } else { 0 };
-        // SAFETY: `addr` is a live, aligned 4-byte atomic; -ENOENT (no waiter)
-        // is harmless (SAFETY.md, "Wait layer: Apple ulock").
+        // `addr` is a live, aligned 4-byte atomic; -ENOENT (no waiter)
+        // is harmless.
+        // SAFETY: see SAFETY.md, "Wait layer: Apple ulock".
         unsafe { __ulock_wake(op, addr, 0) };
     }
 }

@@ -42,11 +42,10 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         if word.load(Ordering::Relaxed) != expected {
             return true;
         }
-        // SAFETY:
         // - `word` is a live, aligned `AtomicU32` for the whole call;
         // - `timeout` is null or points to `umtx_time`, alive for the call,
-        //   and `size` is its size as the op requires
-        // (SAFETY.md, "Wait layer: FreeBSD umtx").
+        // and `size` is its size as the op requires.
+        // SAFETY: see SAFETY.md, "Wait layer: FreeBSD umtx".
         let r = unsafe {
             libc::_umtx_op(
                 word.as_ptr().cast(),
@@ -71,8 +70,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
 }
 
 fn wake(word: &AtomicU32, count: i32) {
-    // SAFETY: `word` is a live, aligned `AtomicU32`; the wake op reads no
-    // other pointer (SAFETY.md, "Wait layer: FreeBSD umtx").
+    // `word` is a live, aligned `AtomicU32`; the wake op reads no
+    // other pointer.
+    // SAFETY: see SAFETY.md, "Wait layer: FreeBSD umtx".
     let r = unsafe {
         libc::_umtx_op(
             word.as_ptr().cast(),

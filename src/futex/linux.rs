@@ -43,12 +43,11 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         if word.load(Ordering::Relaxed) != expected {
             return true;
         }
-        // SAFETY:
         // - `word` is a live, aligned `AtomicU32` for the whole call, since
-        //   we hold a shared reference to it;
+        // we hold a shared reference to it;
         // - `timeout` is null or points to `timespec`, which outlives the call;
         // - uaddr2 is unused by FUTEX_WAIT_BITSET (null), val3 is the bitset.
-        // (SAFETY.md, "Wait layer: Linux futex").
+        // SAFETY: see SAFETY.md, "Wait layer: Linux futex".
         let r = unsafe {
             libc::syscall(
                 SYS_FUTEX,
@@ -80,9 +79,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
 }
 
 fn wake(word: &AtomicU32, count: i32) {
-    // SAFETY: `word` is a live, aligned `AtomicU32`; FUTEX_WAKE reads no other
-    // argument. Waking an address nobody waits on is harmless
-    // (SAFETY.md, "Wait layer: Linux futex").
+    // `word` is a live, aligned `AtomicU32`; FUTEX_WAKE reads no other
+    // argument. Waking an address nobody waits on is harmless.
+    // SAFETY: see SAFETY.md, "Wait layer: Linux futex".
     let r = unsafe {
         libc::syscall(
             SYS_FUTEX,

@@ -422,8 +422,8 @@ mod tests {
             let (tx, rx) = std::sync::mpsc::channel();
             let word = &word;
             let waiter = s.spawn(move || {
-                // SAFETY: (test) pthread_self has no preconditions.
                 #[allow(unsafe_code)]
+                // SAFETY: (test) pthread_self has no preconditions.
                 tx.send(unsafe { libc::pthread_self() }).unwrap();
                 let start = Instant::now();
                 let deadline = Deadline::after(timeout);
@@ -436,8 +436,8 @@ mod tests {
             let pthread = rx.recv().unwrap();
             for _ in 0..10 {
                 thread::sleep(Duration::from_millis(20));
-                // SAFETY: (test) the thread is alive until joined below.
                 #[allow(unsafe_code)]
+                // SAFETY: (test) the thread is alive until joined below.
                 unsafe {
                     libc::pthread_kill(pthread, libc::SIGUSR1);
                 }

@@ -51,8 +51,9 @@ pub(super) fn now() -> Duration {
         "rallypoint: a timed wait on a target without an OS needs a clock; \
          call rallypoint::set_clock(now) once at start-up"
     );
-    // SAFETY: the only non-null value ever stored is a `fn() -> Duration`
-    // cast to a pointer in `set_clock` (SAFETY.md, "Wait layer: no-OS clock").
+    // The only non-null value ever stored is a `fn() -> Duration`
+    // cast to a pointer in `set_clock`.
+    // SAFETY: see SAFETY.md, "Wait layer: no-OS clock".
     let clock = unsafe { core::mem::transmute::<*mut (), fn() -> Duration>(clock) };
     clock()
 }

@@ -14,8 +14,9 @@ pub(super) fn errno() -> i32 {
     #[cfg(any(target_os = "freebsd", target_vendor = "apple"))]
     // SAFETY: as above, the BSD spelling (SAFETY.md, "Wait layer: errno").
     let slot = unsafe { libc::__error() };
-    // SAFETY: the calling thread's errno slot, valid and aligned for the
-    // thread's whole life (SAFETY.md, "Wait layer: errno").
+    // The calling thread's errno slot, valid and aligned for the
+    // thread's whole life.
+    // SAFETY: see SAFETY.md, "Wait layer: errno".
     unsafe { *slot }
 }
 
@@ -25,8 +26,9 @@ pub(super) fn clock(clock: libc::clockid_t) -> Duration {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid, writable timespec and the callers pass clocks
-    // that exist on their OS (SAFETY.md, "Wait layer: clocks").
+    // `ts` is a valid, writable timespec and the callers pass clocks
+    // that exist on their OS.
+    // SAFETY: see SAFETY.md, "Wait layer: clocks".
     let r = unsafe { libc::clock_gettime(clock, &mut ts) };
     debug_assert_eq!(r, 0, "clock_gettime({clock}) failed");
     // Monotonic clocks are never negative.

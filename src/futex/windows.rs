@@ -34,8 +34,9 @@ fn frequency() -> u64 {
         return cached;
     }
     let mut f = 0i64;
-    // SAFETY: `f` is a valid, writable i64; the call cannot fail on XP or
-    // later (SAFETY.md, "Wait layer: clocks").
+    // `f` is a valid, writable i64; the call cannot fail on XP or
+    // later.
+    // SAFETY: see SAFETY.md, "Wait layer: clocks".
     let ok = unsafe { QueryPerformanceFrequency(&mut f) };
     debug_assert!(ok != 0 && f > 0, "QueryPerformanceFrequency failed");
     let f = (f as u64).max(1);
@@ -45,8 +46,9 @@ fn frequency() -> u64 {
 
 pub(super) fn now() -> Duration {
     let mut c = 0i64;
-    // SAFETY: `c` is a valid, writable i64; the call cannot fail on XP or
-    // later (SAFETY.md, "Wait layer: clocks").
+    // `c` is a valid, writable i64; the call cannot fail on XP or
+    // later.
+    // SAFETY: see SAFETY.md, "Wait layer: clocks".
     let ok = unsafe { QueryPerformanceCounter(&mut c) };
     debug_assert!(ok != 0, "QueryPerformanceCounter failed");
     let (c, f) = (c as u64, frequency());
@@ -77,10 +79,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
                 ceil_millis(left)
             }
         };
-        // SAFETY:
         // - `word` is a live, aligned `AtomicU32` for the whole call;
-        // - the compare address points to `expected`, 4 bytes like the word
-        // (SAFETY.md, "Wait layer: Windows WaitOnAddress").
+        // - the compare address points to `expected`, 4 bytes like the word.
+        // SAFETY: see SAFETY.md, "Wait layer: Windows WaitOnAddress".
         let woken = unsafe {
             WaitOnAddress(
                 word.as_ptr() as *const c_void,
@@ -92,8 +93,8 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         if woken != 0 {
             return true; // Woken, or returned "for other reasons": re-check.
         }
-        // SAFETY: reads this thread's last-error value; no preconditions
-        // (SAFETY.md, "Wait layer: Windows WaitOnAddress").
+        // Reads this thread's last-error value; no preconditions.
+        // SAFETY: see SAFETY.md, "Wait layer: Windows WaitOnAddress".
         let error = unsafe { GetLastError() };
         if error != ERROR_TIMEOUT {
             debug_assert!(false, "unexpected WaitOnAddress error {error}");
@@ -105,8 +106,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
 
 #[allow(dead_code)] // See `futex::wake_one`.
 pub(super) fn wake_one(word: &AtomicU32) {
-    // SAFETY: `word` is a live `AtomicU32`; waking an address nobody waits
-    // on does nothing (SAFETY.md, "Wait layer: Windows WaitOnAddress").
+    // `word` is a live `AtomicU32`; waking an address nobody waits
+    // on does nothing.
+    // SAFETY: see SAFETY.md, "Wait layer: Windows WaitOnAddress".
     unsafe { WakeByAddressSingle(word.as_ptr() as *const c_void) };
 }
 

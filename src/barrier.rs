@@ -50,6 +50,7 @@
 use crate::error::BarrierError;
 use crate::futex::{self, Deadline, Nanos};
 use crate::sync::{self, loom_const_fn, AtomicU32, Backoff, Ordering};
+use core::cell::Cell;
 use core::fmt;
 use core::time::Duration;
 
@@ -389,31 +390,17 @@ impl<A> Barrier<A> {
     /// assert!(!barrier.is_broken());
     /// ```
     pub fn abort(&self) {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
+        let parties = self.parties();
+        // Declines (`Err`) only if already broken: nothing to do.
+        let _ = self.transition(|s| {
             if s & BROKEN != 0 {
-                return;
-            }
-            let full = count(s) == self.parties();
-            let new = if full {
-                s | BROKEN // Breaks the next generation at release.
+                None
+            } else if count(s) == parties {
+                Some(s | BROKEN) // Breaks the next generation at release.
             } else {
-                (s & !(RESETTING | SLEEPERS)) | BROKEN
-            };
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    if !full {
-                        self.wake_sleepers(s);
-                    }
-                    return;
-                }
-                Err(actual) => s = actual,
+                Some((s & !(RESETTING | SLEEPERS)) | BROKEN)
             }
-        }
+        });
     }
 
     /// Returns the barrier to its empty, unbroken state. Threads waiting at
@@ -440,53 +427,53 @@ impl<A> Barrier<A> {
     /// assert!(!barrier.is_broken());
     /// ```
     pub fn reset(&self) {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            let full = count(s) == self.parties();
-            let new = if full {
-                s & !BROKEN
+        let parties = self.parties();
+        // Declines (`Err`) when there is nothing to reset.
+        let _ = self.transition(|s| {
+            if count(s) == parties {
+                // The action runs: only a pending abort can be undone.
+                (s & BROKEN != 0).then_some(s & !BROKEN)
             } else if s & RESETTING != 0 {
-                return;
+                None
             } else if count(s) == 0 {
-                if s & BROKEN == 0 {
-                    return; // Already empty and unbroken.
-                }
-                next_generation(s)
+                // Broken with every waiter gone: a fresh generation.
+                (s & BROKEN != 0).then(|| next_generation(s))
             } else {
                 // Waiters (or broken stragglers) remain: fail them, and keep
                 // `gen` until they have all left.
-                (s & !(BROKEN | SLEEPERS)) | RESETTING
-            };
-            if new == s {
-                return;
+                Some((s & !(BROKEN | SLEEPERS)) | RESETTING)
             }
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    if !full {
-                        self.wake_sleepers(s);
-                    }
-                    return;
-                }
-                Err(actual) => s = actual,
-            }
-        }
+        });
     }
 
-    /// Wakes every parked thread if `old`, the value a transition replaced,
-    /// had `SLEEPERS` set (every waking transition clears it).
+    /// Makes one transition of the state word: `f` maps the current word to
+    /// the next, or to `None` for "no transition" (then `Err(current)`).
+    /// Returns the word it replaced. Every state change goes through here.
+    ///
+    /// Wakes parked threads exactly when the transition clears `SLEEPERS`:
+    /// the transitions that end what sleepers wait for (release, breaks,
+    /// the end of `RESETTING`) clear it, the others (arrivals, departures,
+    /// a pending abort or reset of a full generation, parking) keep it. So no
+    /// call site decides whether to wake, and none wakes with no sleeper.
     #[inline]
-    fn wake_sleepers(&self, old: Word) {
-        if old & SLEEPERS != 0 {
-            self.wake_sleepers_slow();
+    fn transition(&self, mut f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
+        let mut new = 0;
+        // AcqRel on success, Relaxed loads: see the module docs' "Memory
+        // ordering" (the CAS validates every value the loads returned).
+        let old = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |s| {
+                new = f(s)?;
+                Some(new)
+            })?;
+        if old & SLEEPERS != 0 && new & SLEEPERS == 0 {
+            self.wake_sleepers();
         }
+        Ok(old)
     }
 
     #[cold]
-    fn wake_sleepers_slow(&self) {
+    fn wake_sleepers(&self) {
         // Release pairs with the Acquire load of `seq` in `park`: a parker
         // that reads this bump also sees the state transition before it.
         self.seq.fetch_add(1, Ordering::Release);
@@ -497,27 +484,27 @@ impl<A> Barrier<A> {
     /// budget lasts, then park. Returns `false` if the deadline passed while
     /// parked (the caller re-checks it either way).
     #[inline]
-    fn pause(&self, s: Word, deadline: Option<Deadline>, backoff: &Backoff) -> bool {
+    fn pause(&self, s: Word, timeout: Option<&Timeout>, backoff: &Backoff) -> bool {
         if backoff.snooze() {
             return true;
         }
-        self.park(s, deadline)
+        self.park(s, timeout.and_then(Timeout::deadline))
     }
 
     /// Parks on `seq` until a waking transition, if the state is still `s`.
     #[cold]
     fn park(&self, s: Word, deadline: Option<Deadline>) -> bool {
         // Read `seq` *before* re-checking the state. Acquire pairs with the
-        // Release bump in `wake_sleepers_slow`: if this reads a bump, the
+        // Release bump in `wake_sleepers`: if this reads a bump, the
         // re-check below sees the transition that preceded it.
         let seq = self.seq.load(Ordering::Acquire);
         if s & SLEEPERS == 0 {
-            // Publish SLEEPERS; fails (and we re-check) if the state moved.
-            // Release: the `seq` load above happens-before the waker's
-            // Acquire CAS that sees SLEEPERS, so it cannot read its bump.
+            // Publish SLEEPERS, only if the state is still `s` (else we
+            // re-check). Its Release makes the `seq` load above happen-before
+            // the waker's Acquire transition that sees SLEEPERS, so that load
+            // cannot have read the waker's bump.
             if self
-                .state
-                .compare_exchange(s, s | SLEEPERS, Ordering::AcqRel, Ordering::Relaxed)
+                .transition(|now| (now == s).then_some(s | SLEEPERS))
                 .is_err()
             {
                 return true;
@@ -526,6 +513,53 @@ impl<A> Barrier<A> {
             return true;
         }
         futex::wait(&self.seq, seq, deadline)
+    }
+}
+
+/// A waiter's timeout, turned into a deadline only when first needed.
+///
+/// Most timed waits end while still spinning (a two-thread round takes
+/// ~60-100 ns); reading the clock up front would cost each of them a clock
+/// read, about as much again as the round. So the deadline is computed the
+/// first time the waiter looks at it: once spinning is over, or when it
+/// parks. The wait then ends at least `timeout` after the call (never early),
+/// late by at most the spin phase (16 `spin_loop` hints).
+struct Timeout(Cell<Limit>);
+
+#[derive(Clone, Copy)]
+enum Limit {
+    Forever,
+    After(Duration),
+    At(Deadline),
+}
+
+impl Timeout {
+    #[inline]
+    fn new(timeout: Option<Duration>) -> Self {
+        Self(Cell::new(timeout.map_or(Limit::Forever, Limit::After)))
+    }
+
+    /// The deadline (`None`: never), computed on first use.
+    fn deadline(&self) -> Option<Deadline> {
+        match self.0.get() {
+            Limit::Forever => None,
+            Limit::At(d) => Some(d),
+            Limit::After(t) => {
+                let d = Deadline::after(t);
+                self.0.set(d.map_or(Limit::Forever, Limit::At));
+                d
+            }
+        }
+    }
+
+    /// Whether the deadline has passed; not looked at while spinning.
+    #[inline]
+    fn has_passed(&self, backoff: &Backoff) -> bool {
+        match self.0.get() {
+            Limit::Forever => false,
+            _ if backoff.is_spinning() => false,
+            _ => self.deadline().is_some_and(Deadline::has_passed),
+        }
     }
 }
 
@@ -570,11 +604,7 @@ impl<A: BarrierAction> Barrier<A> {
     /// assert_eq!(indices[0] + indices[1], 1); // one got 0, the other 1
     /// ```
     pub fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
-        let deadline = match self.timeout {
-            None => None,
-            Some(t) => t.deadline(),
-        };
-        self.wait_until(deadline)
+        self.wait_until(&Timeout::new(self.timeout.map(Nanos::to_duration)))
     }
 
     /// Like [`wait`](Self::wait), with `timeout` instead of the default.
@@ -599,64 +629,53 @@ impl<A: BarrierAction> Barrier<A> {
     /// assert_eq!(barrier.wait_timeout(Duration::MAX), Err(BarrierError::Broken));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, BarrierError> {
-        self.wait_until(Deadline::after(timeout))
+        self.wait_until(&Timeout::new(Some(timeout)))
     }
 
-    fn wait_until(&self, deadline: Option<Deadline>) -> Result<BarrierWaitResult, BarrierError> {
+    fn wait_until(&self, timeout: &Timeout) -> Result<BarrierWaitResult, BarrierError> {
         let parties = self.parties();
         let backoff = Backoff::new();
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & BROKEN != 0 {
-                return Err(BarrierError::Broken);
+        let arrive = |s: Word| {
+            if is_failed(s) || count(s) == parties {
+                return None;
             }
-            let arrived = count(s);
-            if s & RESETTING != 0 || arrived == parties {
-                // Not our generation yet: reset's victims are leaving, or the
-                // action runs. Wait for the state to move on.
-                if deadline.is_some_and(Deadline::has_passed) {
-                    // Our timeout elapsed before our generation was complete.
-                    self.abort();
-                    return Err(BarrierError::TimedOut);
-                }
-                self.pause(s, deadline, &backoff);
-                // Acquire: pairs with the transition we waited for.
-                s = self.state.load(Ordering::Acquire);
-                continue;
-            }
-            let last = arrived + 1 == parties;
-            let new = if last && A::IS_NOOP {
-                next_generation(s)
+            Some(if count(s) + 1 == parties && A::IS_NOOP {
+                next_generation(s) // The leader releases in the same CAS.
             } else {
-                s + 1
-            };
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => s = actual,
+                s + 1 // Without an action: one more waiter. With one, the
+                      // leader makes the generation full.
+            })
+        };
+        let old = loop {
+            match self.transition(arrive) {
+                Ok(old) => break old,
+                Err(s) if s & BROKEN != 0 => return Err(BarrierError::Broken),
+                Err(s) => {
+                    // Not our generation yet: reset's victims are leaving, or
+                    // the action runs. Wait for the state to move on.
+                    if timeout.has_passed(&backoff) {
+                        // Our timeout elapsed before our generation was complete.
+                        self.abort();
+                        return Err(BarrierError::TimedOut);
+                    }
+                    self.pause(s, Some(timeout), &backoff);
+                }
             }
-        }
+        };
 
-        let index = count(s);
+        let index = count(old);
         let result = BarrierWaitResult {
             index: index as u32,
             parties: self.parties,
         };
         if index + 1 == parties {
-            if A::IS_NOOP {
-                self.wake_sleepers(s);
-            } else {
+            if !A::IS_NOOP {
                 self.run_action_and_release();
             }
             return Ok(result);
         }
-        match self.await_release(generation(s), deadline) {
-            Ok(()) => Ok(result),
-            Err(e) => Err(e),
-        }
+        self.await_release(generation(old), timeout)
+            .map(|()| result)
     }
 
     /// The leader's path when there is an action: the generation is full;
@@ -664,44 +683,28 @@ impl<A: BarrierAction> Barrier<A> {
     #[cold]
     fn run_action_and_release(&self) {
         sync::on_unwind(|| self.action.run(), || self.break_after_action_panic());
-
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
+        // A pending abort carries over to the next generation. AcqRel:
+        // Release publishes the action's effects to the waiters.
+        let released = self.transition(|s| {
             debug_assert_eq!(count(s), self.parties());
-            // A pending abort carries over to the next generation.
-            let new = next_generation(s) | (s & BROKEN);
-            // AcqRel: Release publishes the action's effects to the waiters.
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return self.wake_sleepers(s),
-                Err(actual) => s = actual,
-            }
-        }
+            Some(next_generation(s) | (s & BROKEN))
+        });
+        debug_assert!(released.is_ok());
     }
 
     /// The action unwound: break the full generation. The leader departs;
     /// the other parties must see the break.
     #[cold]
     fn break_after_action_panic(&self) {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
+        let broken = self.transition(|s| {
             debug_assert_eq!(count(s), self.parties());
-            let new = ((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN;
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return self.wake_sleepers(s),
-                Err(actual) => s = actual,
-            }
-        }
+            Some(((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN)
+        });
+        debug_assert!(broken.is_ok());
     }
 
     /// A non-leader's wait for generation `gen` to end.
-    fn await_release(&self, gen: Word, deadline: Option<Deadline>) -> Result<(), BarrierError> {
+    fn await_release(&self, gen: Word, timeout: &Timeout) -> Result<(), BarrierError> {
         let parties = self.parties();
         let backoff = Backoff::new();
         let mut seen = usize::MAX;
@@ -714,9 +717,9 @@ impl<A: BarrierAction> Barrier<A> {
             let full = count(s) == parties;
             if !full {
                 if is_failed(s) {
-                    return Err(self.depart(gen, deadline));
+                    return Err(self.depart(gen, timeout));
                 }
-                if deadline.is_some_and(Deadline::has_passed) {
+                if timeout.has_passed(&backoff) {
                     match self.time_out(gen) {
                         Outcome::Released => return Ok(()),
                         Outcome::Failed(e) => return Err(e),
@@ -730,7 +733,7 @@ impl<A: BarrierAction> Barrier<A> {
                 backoff.reset();
             }
             // Once the generation is full it can only be released: wait untimed.
-            self.pause(s, if full { None } else { deadline }, &backoff);
+            self.pause(s, if full { None } else { Some(timeout) }, &backoff);
         }
     }
 
@@ -738,37 +741,24 @@ impl<A: BarrierAction> Barrier<A> {
     /// ended or is full. One CAS decides between this and the release.
     #[cold]
     fn time_out(&self, gen: Word) -> Outcome {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if generation(s) != gen {
-                return Outcome::Released;
-            }
-            if count(s) == self.parties() {
-                return Outcome::Pending;
-            }
-            if is_failed(s) {
-                return Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut));
-            }
-            // We depart as we break it: the others count down the rest.
-            let new = ((s - 1) & !SLEEPERS) | BROKEN;
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    self.wake_sleepers(s);
-                    return Outcome::Failed(BarrierError::TimedOut);
-                }
-                Err(actual) => s = actual,
-            }
+        let parties = self.parties();
+        // We depart as we break it: the others count down the rest.
+        let broke = self.transition(|s| {
+            let open = generation(s) == gen && count(s) != parties && !is_failed(s);
+            open.then(|| ((s - 1) & !SLEEPERS) | BROKEN)
+        });
+        match broke {
+            Ok(_) => Outcome::Failed(BarrierError::TimedOut),
+            Err(s) if generation(s) != gen => Outcome::Released,
+            Err(s) if count(s) == parties => Outcome::Pending,
+            Err(_) => Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut)),
         }
     }
 
     /// A waiter of the broken generation `gen` leaves.
     #[cold]
-    fn depart(&self, gen: Word, deadline: Option<Deadline>) -> BarrierError {
-        let error = if deadline.is_some_and(Deadline::has_passed) {
+    fn depart(&self, gen: Word, timeout: &Timeout) -> BarrierError {
+        let error = if timeout.deadline().is_some_and(Deadline::has_passed) {
             BarrierError::TimedOut
         } else {
             BarrierError::Broken
@@ -777,33 +767,20 @@ impl<A: BarrierAction> Barrier<A> {
     }
 
     fn depart_with(&self, gen: Word, error: BarrierError) -> BarrierError {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
+        let departed = self.transition(|s| {
             // `gen` cannot move on while we are counted (see the module docs).
             debug_assert!(generation(s) == gen && count(s) > 0 && is_failed(s));
             if generation(s) != gen || count(s) == 0 || !is_failed(s) {
-                return error; // Never corrupt the word, whatever happened.
+                return None; // Never corrupt the word, whatever happened.
             }
-            let new = if count(s) == 1 && s & RESETTING != 0 {
-                // The last of reset's victims: open the fresh generation.
-                next_generation(s)
+            Some(if count(s) == 1 && s & RESETTING != 0 {
+                next_generation(s) // The last of reset's victims: a fresh generation.
             } else {
                 s - 1
-            };
-            // AcqRel: see the module docs' "Memory ordering".
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    if generation(new) != gen {
-                        self.wake_sleepers(s);
-                    }
-                    return error;
-                }
-                Err(actual) => s = actual,
-            }
-        }
+            })
+        });
+        debug_assert!(departed.is_ok());
+        error
     }
 }
 

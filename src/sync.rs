@@ -108,6 +108,19 @@ impl Backoff {
         }
     }
 
+    /// Whether the spin phase (no yield, no park yet) is still going.
+    #[inline]
+    pub(crate) fn is_spinning(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.step.get() < SPIN_CHECKS
+        }
+        #[cfg(loom)]
+        {
+            false
+        }
+    }
+
     /// Spins (later yields) once; returns false when it is time to park.
     #[inline]
     pub(crate) fn snooze(&self) -> bool {

@@ -611,6 +611,11 @@ impl<A: BarrierAction> Barrier<A> {
     /// `Duration::ZERO` breaks the barrier unless this party is the last;
     /// `Duration::MAX` waits forever.
     ///
+    /// The timeout never ends the wait early. Its deadline is computed when
+    /// the waiter first needs it, after a brief spin (so waits that end while
+    /// spinning read no clock), which can end a timed-out wait up to that
+    /// spin (well under a microsecond) late.
+    ///
     /// # Errors
     ///
     /// As [`wait`](Self::wait).

@@ -411,6 +411,7 @@ mod control {
     trait Control: Send + Sync {
         fn cancel(&self) -> bool;
         fn state(&self) -> TimerState;
+        fn is_finished(&self) -> bool;
         fn wait_until(&self, deadline: Option<Deadline>) -> bool;
         fn interval(&self) -> Duration;
     }
@@ -421,6 +422,9 @@ mod control {
         }
         fn state(&self) -> TimerState {
             Timer::state(self)
+        }
+        fn is_finished(&self) -> bool {
+            Timer::is_finished(self)
         }
         fn wait_until(&self, deadline: Option<Deadline>) -> bool {
             Timer::wait_until(self, deadline)
@@ -463,7 +467,7 @@ mod control {
 
         /// [`Timer::is_finished`]: fired or cancelled.
         pub fn is_finished(&self) -> bool {
-            matches!(self.state(), TimerState::Fired | TimerState::Cancelled)
+            self.timer.is_finished()
         }
 
         /// [`Timer::interval`].

@@ -8,19 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const N: usize = 5;
+mod common;
+use common::{poll, Gate};
 
-/// Polls (never sleeps a fixed time and hopes) until `f` holds.
-fn poll(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out polling for {what}"
-        );
-        thread::sleep(Duration::from_micros(200));
-    }
-}
+const N: usize = 5;
 
 fn indices(results: Vec<Result<BarrierWaitResult, BarrierError>>) -> Vec<usize> {
     let mut v: Vec<usize> = results.into_iter().map(|r| r.unwrap().index()).collect();
@@ -360,21 +351,15 @@ fn reset_on_an_idle_barrier_is_harmless() {
 
 #[test]
 fn abort_while_the_action_runs_breaks_the_next_generation_only() {
-    let in_action = AtomicUsize::new(0);
-    let release = AtomicUsize::new(0);
-    let barrier = Barrier::with_action(2, || {
-        in_action.store(1, Ordering::SeqCst);
-        while release.load(Ordering::SeqCst) == 0 {
-            thread::yield_now();
-        }
-    });
+    let gate = Gate::default();
+    let barrier = Barrier::with_action(2, || gate.hold());
     let results = thread::scope(|s| {
         let a = s.spawn(|| barrier.wait());
         let b = s.spawn(|| barrier.wait());
-        poll("action running", || in_action.load(Ordering::SeqCst) == 1);
+        gate.wait_entered();
         barrier.abort();
         // Timeouts and reset cannot touch a full generation either.
-        release.store(1, Ordering::SeqCst);
+        gate.open();
         (a.join().unwrap(), b.join().unwrap())
     });
     assert!(results.0.is_ok() && results.1.is_ok(), "{results:?}");
@@ -384,14 +369,8 @@ fn abort_while_the_action_runs_breaks_the_next_generation_only() {
 
 #[test]
 fn reset_while_the_action_runs_lets_the_generation_pass() {
-    let in_action = AtomicUsize::new(0);
-    let release = AtomicUsize::new(0);
-    let barrier = Barrier::with_action(2, || {
-        in_action.store(1, Ordering::SeqCst);
-        while release.load(Ordering::SeqCst) == 0 {
-            thread::yield_now();
-        }
-    });
+    let gate = Gate::default();
+    let barrier = Barrier::with_action(2, || gate.hold());
     let timeout = Duration::from_millis(300);
     let results = thread::scope(|s| {
         // `a` parks first, with a timeout that can only elapse while the
@@ -399,11 +378,11 @@ fn reset_while_the_action_runs_lets_the_generation_pass() {
         let a = s.spawn(|| barrier.wait_timeout(timeout));
         poll("a waiting", || barrier.n_waiting() == 1);
         let b = s.spawn(|| barrier.wait());
-        poll("action running", || in_action.load(Ordering::SeqCst) == 1);
+        gate.wait_entered();
         barrier.abort();
         barrier.reset();
         thread::sleep(timeout + Duration::from_millis(50)); // a's timeout elapses
-        release.store(1, Ordering::SeqCst);
+        gate.open();
         (a.join().unwrap(), b.join().unwrap())
     });
     assert!(results.0.is_ok() && results.1.is_ok(), "{results:?}");

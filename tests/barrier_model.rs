@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use rallypoint::{Barrier, BarrierError, BarrierWaitResult};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -33,16 +33,8 @@ struct Model {
 
 type Outcome = Result<BarrierWaitResult, BarrierError>;
 
-fn poll(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "stuck waiting for {what}"
-        );
-        thread::yield_now();
-    }
-}
+mod common;
+use common::poll;
 
 fn run_schedule(parties: usize, ops: &[Op]) {
     let barrier = Barrier::new(parties);

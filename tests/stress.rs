@@ -4,9 +4,11 @@
 #![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
-use rallypoint::{Barrier, BarrierError, Timer};
+mod common;
+
+use rallypoint::{Barrier, BarrierError};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
@@ -175,29 +177,13 @@ fn timers_fire_xor_cancel_under_load() {
     let mut rng = Rng(seed);
     let (mut fired, mut cancelled) = (0, 0);
     for i in 0..n {
-        let ran = AtomicBool::new(false);
-        let timer = Timer::new(Duration::from_nanos(rng.next() % 40_000), || {
-            ran.store(true, Ordering::SeqCst)
-        });
-        let spin = rng.next() % 2_000;
-        let started = AtomicBool::new(false);
-        let (r, c) = thread::scope(|s| {
-            let runner = s.spawn(|| {
-                started.store(true, Ordering::SeqCst);
-                timer.run()
-            });
-            while !started.load(Ordering::SeqCst) {
-                std::hint::spin_loop();
-            }
-            for _ in 0..spin {
-                std::hint::spin_loop();
-            }
-            let c = timer.cancel();
-            (runner.join().unwrap(), c)
-        });
-        let ran = ran.load(Ordering::SeqCst);
-        assert_eq!(ran, r, "seed {seed}, timer {i}: run() lied");
-        assert_ne!(ran, c, "seed {seed}, timer {i}: fired={ran}, cancel={c}");
+        let interval = Duration::from_nanos(rng.next() % 40_000);
+        let ran = common::race_cancel(
+            interval,
+            rng.next() % 2_000,
+            &format!("seed {seed}, timer {i}"),
+        );
+        let c = !ran;
         fired += usize::from(ran);
         cancelled += usize::from(c);
     }

@@ -2,6 +2,8 @@
 #![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
+mod common;
+
 use rallypoint::{Timer, TimerState};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -133,34 +135,13 @@ fn thousand_cancels_racing_deadlines_tell_the_truth() {
     let mut fired = 0;
     let mut cancelled = 0;
     for i in 0..races {
-        let ran = AtomicBool::new(false);
         // Intervals of 0..50 µs so the cancel lands on both sides of the deadline.
-        let timer = Timer::new(Duration::from_micros(i % 50), || {
-            ran.store(true, Ordering::SeqCst)
-        });
-        let started = AtomicBool::new(false);
-        let (run_result, cancel_result) = thread::scope(|s| {
-            let runner = s.spawn(|| {
-                started.store(true, Ordering::SeqCst);
-                timer.run()
-            });
-            // Cancel at varying distances from the deadline, not before the
-            // runner even exists.
-            while !started.load(Ordering::SeqCst) {
-                std::hint::spin_loop();
-            }
-            for _ in 0..(i % 7) * 50 {
-                std::hint::spin_loop();
-            }
-            let c = timer.cancel();
-            (runner.join().unwrap(), c)
-        });
-        let ran = ran.load(Ordering::SeqCst);
-        assert_eq!(ran, run_result, "run's result must say whether it fired");
-        assert_ne!(
-            ran, cancel_result,
-            "timer {i}: fired={ran} cancel={cancel_result}"
+        let ran = common::race_cancel(
+            Duration::from_micros(i % 50),
+            (i % 7) * 50,
+            &format!("timer {i}"),
         );
+        let cancel_result = !ran;
         fired += usize::from(ran);
         cancelled += usize::from(cancel_result);
     }

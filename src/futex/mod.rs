@@ -19,7 +19,7 @@
 //! waiter. So "store new value, then wake" on one side and "see old value,
 //! then wait(expected = old)" on the other never loses a wake-up. That is the
 //! only synchronisation this layer promises; all memory ordering comes from
-//! the atomic operations on the word itself (see SAFETY.md, "Wait layer").
+//! the atomic operations on the word itself (see SAFETY.md, "2. Wait layer").
 //!
 //! Deadlines are absolute points on [`now`]'s clock, computed once by the
 //! caller, so a retry after `EINTR` or a spurious wake never stretches a

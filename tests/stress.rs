@@ -6,12 +6,13 @@
 
 mod common;
 
-use rallypoint::{Barrier, BarrierError};
+use rallypoint::{Barrier, BarrierError, Timer};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn scaled(full: u64) -> u64 {
     let scale: f64 = std::env::var("RALLYPOINT_STRESS_SCALE")
@@ -29,6 +30,10 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+    /// Uniform enough in `0..n` for choosing test parameters.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 }
 
@@ -84,108 +89,426 @@ fn eight_threads_many_generations_unique_indices() {
     });
 }
 
-#[test]
-#[ignore = "long: run with --ignored"]
-fn chaos_no_hang_and_no_mixed_generation() {
-    const T: usize = 4;
-    let rounds = scaled(20_000);
-    let seed = seed();
-    let completed = AtomicUsize::new(0);
-    let barrier = Barrier::with_action(T, || {
-        completed.fetch_add(1, Ordering::Relaxed);
-    });
-    let oks: Mutex<HashMap<usize, usize>> = Mutex::new(HashMap::new());
-    let finished = AtomicUsize::new(0);
-    thread::scope(|s| {
-        for t in 0..T {
-            let (barrier, completed, oks, finished) = (&barrier, &completed, &oks, &finished);
-            s.spawn(move || {
-                let mut rng =
-                    Rng(seed.wrapping_add((t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
-                let mut mine = HashMap::new();
-                for _ in 0..rounds {
-                    let result = match rng.next() % 100 {
-                        0 => {
-                            barrier.abort();
-                            continue;
-                        }
-                        1..=2 => {
-                            barrier.reset();
-                            continue;
-                        }
-                        3..=5 => barrier.wait_timeout(Duration::ZERO),
-                        // Bounded, so no thread waits forever for a partner
-                        // that has finished.
-                        _ => barrier.wait_timeout(Duration::from_micros(rng.next() % 2_000 + 50)),
-                    };
-                    match result {
-                        Ok(_) => *mine.entry(completed.load(Ordering::Relaxed)).or_insert(0) += 1,
-                        Err(BarrierError::Broken) if rng.next() % 2 == 0 => barrier.reset(),
-                        Err(_) => {}
-                    }
-                }
-                {
-                    let mut all = oks.lock().unwrap();
-                    for (k, n) in mine {
-                        *all.entry(k).or_insert(0) += n;
-                    }
-                }
-                finished.fetch_add(1, Ordering::SeqCst);
-                // Keep failing everyone still waiting until all are done.
-                while finished.load(Ordering::SeqCst) < T {
-                    barrier.abort();
-                    thread::yield_now();
-                }
-            });
-        }
-    });
-    // Each completed generation k ran its action once, and every party of it
-    // got Ok and read `completed == k` (the next generation cannot complete
-    // before they arrive again): exactly T Oks per k, never fewer.
-    let oks = oks.into_inner().unwrap();
-    let mut bad: Vec<_> = oks
-        .iter()
-        .filter(|(_, n)| **n != T)
-        .map(|(k, n)| (*k, *n))
-        .collect();
-    bad.sort_unstable();
-    if !bad.is_empty() {
-        println!("generations with != {T} Oks (generation, count): {bad:?}");
+// ---------------------------------------------------------------- the soak
+
+/// Every panic the soak provokes carries this payload; anything else fails.
+const DELIBERATE: &str = "soak: deliberate panic";
+
+/// A waiter that makes no progress for this long is a lost wake-up or a
+/// deadlock: the watchdog ends the process, printing the seed.
+const STALL: Duration = Duration::from_secs(60);
+
+/// How long the soak runs: `RALLYPOINT_SOAK_SECS`, else 180 s scaled by
+/// `RALLYPOINT_STRESS_SCALE`.
+fn soak_length() -> Duration {
+    if let Some(secs) = std::env::var("RALLYPOINT_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        return Duration::from_secs_f64(secs.max(0.1));
     }
-    for (k, n) in &oks {
-        assert_eq!(
-            *n, T,
-            "seed {seed}: generation {k} had {n} Ok results (mixed outcome)"
-        );
-    }
+    Duration::from_millis(scaled(180_000))
+}
+
+/// A panic hook that stays quiet for the soak's own panics.
+fn silence_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&DELIBERATE) {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn assert_deliberate(payload: &(dyn std::any::Any + Send), what: &dyn std::fmt::Display) {
     assert_eq!(
-        oks.len(),
-        completed.load(Ordering::Relaxed),
-        "seed {seed}: an action ran without all Oks"
-    );
-    println!(
-        "{} generations completed in {rounds} chaotic rounds",
-        oks.len()
+        payload.downcast_ref::<&str>(),
+        Some(&DELIBERATE),
+        "{what}: an unexpected panic"
     );
 }
 
-#[test]
-#[ignore = "long: run with --ignored"]
-fn timers_fire_xor_cancel_under_load() {
-    let n = scaled(20_000);
-    let seed = seed();
-    let mut rng = Rng(seed);
-    let (mut fired, mut cancelled) = (0, 0);
-    for i in 0..n {
-        let interval = Duration::from_nanos(rng.next() % 40_000);
-        let ran = common::race_cancel(
-            interval,
-            rng.next() % 2_000,
-            &format!("seed {seed}, timer {i}"),
-        );
-        let c = !ran;
-        fired += usize::from(ran);
-        cancelled += usize::from(c);
+/// Ends the process if nothing progresses for [`STALL`]: a thread parked
+/// forever cannot be unwound, so a hang must not stay silent until CI's
+/// time limit.
+struct Watchdog {
+    progress: AtomicU64,
+    done: AtomicBool,
+    doing: Mutex<String>,
+}
+
+impl Watchdog {
+    fn start() -> Arc<Self> {
+        let dog = Arc::new(Self {
+            progress: AtomicU64::new(0),
+            done: AtomicBool::new(false),
+            doing: Mutex::new(String::new()),
+        });
+        let watch = Arc::clone(&dog);
+        thread::spawn(move || {
+            let (mut last, mut since) = (0, Instant::now());
+            while !watch.done.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(200));
+                let now = watch.progress.load(Ordering::Relaxed);
+                if now != last {
+                    (last, since) = (now, Instant::now());
+                } else if since.elapsed() > STALL {
+                    eprintln!(
+                        "soak: no progress for {STALL:?} (a lost wake-up or a deadlock) in: {}",
+                        watch.doing.lock().unwrap()
+                    );
+                    std::process::exit(1);
+                }
+            }
+        });
+        dog
     }
-    println!("{fired} fired, {cancelled} cancelled");
+    fn tick(&self) {
+        self.progress.fetch_add(1, Ordering::Relaxed);
+    }
+    fn doing(&self, what: String) {
+        *self.doing.lock().unwrap() = what;
+    }
+}
+
+/// One barrier episode's parameters, derived from its seed: printed with
+/// every failure, so `RALLYPOINT_SEED` replays the same episodes.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    seed: u64,
+    threads: usize,
+    parties: usize,
+    rounds: usize,
+    /// Per-mille chances, per round, of each fault; all 0 = calm.
+    abort: u64,
+    reset: u64,
+    zero_timeout: u64,
+    short_timeout: u64,
+    action_panic: u64,
+    /// The barrier's default timeout, used by plain `wait()` calls.
+    default_timeout: Option<Duration>,
+}
+
+impl Episode {
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng(seed | 1);
+        let threads = 2 + rng.below(31) as usize; // 2..=32
+        let rounds = 20 + rng.below(3_000 / threads as u64) as usize;
+        if rng.below(3) == 0 {
+            // Calm: every thread is a party, every wait must pass. Untimed
+            // (or never-expiring) waits, so a lost wake-up is a hang.
+            let default_timeout = (rng.below(2) == 0).then_some(Duration::from_secs(3_600));
+            return Self {
+                seed,
+                threads,
+                parties: threads,
+                rounds,
+                abort: 0,
+                reset: 0,
+                zero_timeout: 0,
+                short_timeout: 0,
+                action_panic: 0,
+                default_timeout,
+            };
+        }
+        let parties = if rng.below(2) == 0 {
+            threads
+        } else {
+            1 + rng.below(threads as u64) as usize
+        };
+        Self {
+            seed,
+            threads,
+            parties,
+            rounds,
+            abort: rng.below(20),
+            reset: rng.below(30),
+            zero_timeout: rng.below(30),
+            short_timeout: rng.below(300),
+            action_panic: rng.below(30),
+            default_timeout: (rng.below(3) == 0)
+                .then(|| Duration::from_micros(50 + rng.below(5_000))),
+        }
+    }
+
+    fn is_calm(&self) -> bool {
+        self.abort + self.reset + self.zero_timeout + self.short_timeout + self.action_panic == 0
+    }
+}
+
+/// What one thread saw in an episode.
+#[derive(Default)]
+struct Seen {
+    /// (completed generations read right after returning, index) per `Ok`.
+    oks: Vec<(usize, usize)>,
+    broken: usize,
+    timed_out: usize,
+    panicked: usize,
+}
+
+/// Runs one barrier episode and checks every invariant it can observe.
+fn barrier_episode(e: Episode, dog: &Watchdog) -> usize {
+    let completed = AtomicUsize::new(0);
+    let panic_next = AtomicBool::new(false);
+    let panics = AtomicUsize::new(0);
+    let barrier = Barrier::with_action(e.parties, || {
+        if panic_next.swap(false, Ordering::Relaxed) {
+            panics.fetch_add(1, Ordering::Relaxed);
+            panic::panic_any(DELIBERATE);
+        }
+        completed.fetch_add(1, Ordering::Relaxed);
+    });
+    let barrier = match e.default_timeout {
+        Some(t) => barrier.with_timeout(t),
+        None => barrier,
+    };
+    let finished = AtomicUsize::new(0);
+    let seen: Vec<Seen> = thread::scope(|s| {
+        let workers: Vec<_> = (0..e.threads)
+            .map(|t| {
+                let (barrier, completed, panic_next, finished) =
+                    (&barrier, &completed, &panic_next, &finished);
+                s.spawn(move || {
+                    let mut rng =
+                        Rng(e.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+                    let mut seen = Seen::default();
+                    for _ in 0..e.rounds {
+                        let mut op = rng.below(1_000);
+                        if op < e.abort {
+                            barrier.abort();
+                            continue;
+                        }
+                        op -= e.abort;
+                        if op < e.reset {
+                            barrier.reset();
+                            continue;
+                        }
+                        op -= e.reset;
+                        if rng.below(1_000) < e.action_panic {
+                            panic_next.store(true, Ordering::Relaxed);
+                        }
+                        let timeout = if op < e.zero_timeout {
+                            Some(Duration::ZERO)
+                        } else if op - e.zero_timeout < e.short_timeout {
+                            Some(Duration::from_micros(20 + rng.below(2_000)))
+                        } else {
+                            match rng.below(3) {
+                                0 => Some(Duration::MAX),
+                                _ => None, // `wait()`: the default timeout, if any.
+                            }
+                        };
+                        let result = panic::catch_unwind(AssertUnwindSafe(|| match timeout {
+                            Some(t) => barrier.wait_timeout(t),
+                            None => barrier.wait(),
+                        }));
+                        match result {
+                            Ok(Ok(r)) => seen
+                                .oks
+                                .push((completed.load(Ordering::Relaxed), r.index())),
+                            Ok(Err(BarrierError::Broken)) => {
+                                seen.broken += 1;
+                                if rng.below(2) == 0 {
+                                    barrier.reset();
+                                }
+                            }
+                            Ok(Err(_)) => seen.timed_out += 1,
+                            Err(payload) => {
+                                assert_deliberate(&*payload, &format_args!("{e:?}"));
+                                seen.panicked += 1;
+                            }
+                        }
+                        dog.tick();
+                    }
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    if !e.is_calm() {
+                        // Fail whoever still waits for a partner that has
+                        // finished (a calm episode has none).
+                        while finished.load(Ordering::SeqCst) < e.threads {
+                            barrier.abort();
+                            thread::yield_now();
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+
+    let completed = completed.into_inner();
+    let what = format!("{e:?}");
+    // A generation ran its action to completion exactly when all its parties
+    // got `Ok`, each with a distinct index: so over the episode each index
+    // was returned exactly `completed` times (a mixed generation breaks it).
+    let mut per_index = vec![0usize; e.parties];
+    for s in &seen {
+        for &(_, i) in &s.oks {
+            assert!(i < e.parties, "{what}: index {i} out of range");
+            per_index[i] += 1;
+        }
+    }
+    assert!(
+        per_index.iter().all(|&n| n == completed),
+        "{what}: {completed} generations completed, but Oks per index were {per_index:?}"
+    );
+    let panicked: usize = seen.iter().map(|s| s.panicked).sum();
+    assert_eq!(
+        panicked,
+        panics.into_inner(),
+        "{what}: action panics vs leaders that saw one"
+    );
+    if e.parties == e.threads {
+        // Nobody passes twice before everyone passed once: the completed
+        // count read right after `Ok` names the generation; each has one of
+        // every index.
+        let mut by_generation: HashMap<usize, Vec<usize>> = HashMap::new();
+        for s in &seen {
+            for &(k, i) in &s.oks {
+                by_generation.entry(k).or_default().push(i);
+            }
+        }
+        for (k, mut indices) in by_generation {
+            indices.sort_unstable();
+            assert!(
+                indices.iter().copied().eq(0..e.parties),
+                "{what}: generation {k} returned indices {indices:?}"
+            );
+        }
+    }
+    if e.is_calm() {
+        for (t, s) in seen.iter().enumerate() {
+            assert_eq!(
+                (s.oks.len(), s.broken, s.timed_out),
+                (e.rounds, 0, 0),
+                "{what}: thread {t} in a calm episode"
+            );
+        }
+        assert_eq!(completed, e.rounds, "{what}");
+    }
+    completed
+}
+
+/// One timer scenario, chosen by `rng`; checks that `cancel()` and `run()`
+/// tell the truth and every waiter returns.
+fn timer_round(rng: &mut Rng, what: &str) {
+    let interval = Duration::from_nanos(rng.below(300_000));
+    match rng.below(3) {
+        // One runner, one canceller at a random distance from the deadline.
+        0 => {
+            common::race_cancel(interval, rng.below(20_000), what);
+        }
+        // `start()`, a cancel after a random sleep, join; sometimes the
+        // function panics.
+        1 => {
+            let ran = Arc::new(AtomicBool::new(false));
+            let panics = rng.below(5) == 0;
+            let ran2 = Arc::clone(&ran);
+            let handle = Timer::new(interval, move || {
+                ran2.store(true, Ordering::SeqCst);
+                if panics {
+                    panic::panic_any(DELIBERATE);
+                }
+            })
+            .start();
+            thread::sleep(Duration::from_nanos(rng.below(400_000)));
+            let cancelled = handle.cancel();
+            let joined = handle.join();
+            let ran = ran.load(Ordering::SeqCst);
+            assert_ne!(
+                cancelled, ran,
+                "{what}: cancel() = {cancelled}, fired = {ran}"
+            );
+            match joined {
+                Err(payload) => {
+                    assert!(ran && panics, "{what}: join failed, fired = {ran}");
+                    assert_deliberate(&*payload, &what);
+                }
+                Ok(()) => assert!(!(ran && panics), "{what}: the panic was lost"),
+            }
+        }
+        // Several runners, waiters and a canceller on one timer.
+        _ => {
+            let fired = AtomicUsize::new(0);
+            let timer = Timer::new(interval, || {
+                fired.fetch_add(1, Ordering::SeqCst);
+            });
+            let (runners, waiters) = (1 + rng.below(3), 1 + rng.below(3));
+            let spins = rng.below(20_000);
+            let (won, cancelled) = thread::scope(|s| {
+                let runs: Vec<_> = (0..runners).map(|_| s.spawn(|| timer.run())).collect();
+                let waits: Vec<_> = (0..waiters).map(|_| s.spawn(|| timer.wait())).collect();
+                for _ in 0..spins {
+                    std::hint::spin_loop();
+                }
+                let cancelled = timer.cancel();
+                waits.into_iter().for_each(|w| w.join().unwrap());
+                let won = runs
+                    .into_iter()
+                    .map(|r| r.join().unwrap())
+                    .filter(|&won| won)
+                    .count();
+                (won, cancelled)
+            });
+            let fired = fired.load(Ordering::SeqCst);
+            assert!(
+                won <= 1 && fired == won,
+                "{what}: {won} runs won, fired {fired}×"
+            );
+            assert_ne!(
+                cancelled,
+                fired == 1,
+                "{what}: cancel() = {cancelled}, fired {fired}×"
+            );
+            assert!(
+                timer.is_finished(),
+                "{what}: waiters returned before the end"
+            );
+        }
+    }
+}
+
+/// The soak: barrier episodes of 2-32 threads (calm, or mixing timeouts,
+/// aborts, resets and action panics) while timers fire and get cancelled
+/// beside them, for `soak_length()`. Fails with the seed on any violated
+/// invariant; a watchdog ends the process (with the seed) on a hang.
+#[test]
+#[ignore = "long: run with --ignored (scripts/soak for minutes-long runs)"]
+fn soak_barriers_and_timers() {
+    silence_deliberate_panics();
+    let seed = seed();
+    let length = soak_length();
+    let dog = Watchdog::start();
+    let start = Instant::now();
+    let timers_done = AtomicUsize::new(0);
+    let (episodes, generations) = thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng(seed.rotate_left(17) | 1);
+            while start.elapsed() < length {
+                let n = timers_done.load(Ordering::Relaxed);
+                timer_round(
+                    &mut rng,
+                    &format!("RALLYPOINT_SEED={seed}, timer round {n}"),
+                );
+                timers_done.fetch_add(1, Ordering::Relaxed);
+                dog.tick();
+            }
+        });
+        let mut rng = Rng(seed);
+        let (mut episodes, mut generations) = (0, 0);
+        while start.elapsed() < length {
+            let e = Episode::new(rng.next());
+            dog.doing(format!("RALLYPOINT_SEED={seed}, episode {episodes}: {e:?}"));
+            generations += barrier_episode(e, &dog);
+            episodes += 1;
+        }
+        (episodes, generations)
+    });
+    dog.done.store(true, Ordering::Relaxed);
+    println!(
+        "soak {length:?}: {episodes} barrier episodes, {generations} generations, {} timer rounds",
+        timers_done.into_inner()
+    );
 }

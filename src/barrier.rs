@@ -457,15 +457,22 @@ impl<A> Barrier<A> {
     /// call site decides whether to wake, and none wakes with no sleeper.
     #[inline]
     fn transition(&self, mut f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
-        let mut new = 0;
-        // AcqRel on success, Relaxed loads: see the module docs' "Memory
-        // ordering" (the CAS validates every value the loads returned).
-        let old = self
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |s| {
-                new = f(s)?;
-                Some(new)
-            })?;
+        // The loop `fetch_update` (renamed `try_update` on nightly) would
+        // write, spelled out so it builds warning-free from the MSRV to
+        // nightly. AcqRel on success, Relaxed loads: see the module docs'
+        // "Memory ordering" (the CAS validates every value the loads
+        // returned).
+        let mut old = self.state.load(Ordering::Relaxed);
+        let new = loop {
+            let new = f(old).ok_or(old)?;
+            match self
+                .state
+                .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break new,
+                Err(actual) => old = actual,
+            }
+        };
         if old & SLEEPERS != 0 && new & SLEEPERS == 0 {
             self.wake_sleepers();
         }

@@ -212,6 +212,45 @@ impl BarrierWaitResult {
 /// });
 /// assert_eq!(ROUNDS.load(Ordering::Relaxed), 10);
 /// ```
+///
+/// # Misuse and bad input
+///
+/// | What | Outcome |
+/// |---|---|
+/// | `parties` 0 or above [`MAX_PARTIES`](Barrier::MAX_PARTIES) | `new`/`with_action` panic, naming the problem (at compile time in a `const`/`static`) |
+/// | `Duration::ZERO` timeout | breaks the barrier unless this party is the last: `Err(TimedOut)` |
+/// | `Duration::MAX` (or ≥ ~584 years) | waits forever; no overflow |
+/// | more threads than `parties` | they form successive generations |
+/// | the action panics | the others get `Err(Broken)`, the panic resumes in the leader |
+/// | `reset()`/`abort()` while the action runs | that generation still passes; `abort` breaks the next one |
+/// | a party panics (or returns) before arriving | the others wait for it: until their timeout (`Err(TimedOut)`/`Err(Broken)`), or forever without one. Abort on unwind, as below, to fail them at once |
+///
+/// ```
+/// use rallypoint::{Barrier, BarrierError};
+///
+/// /// Breaks the barrier if this party unwinds before it arrives.
+/// struct AbortOnUnwind<'a>(&'a Barrier);
+/// impl Drop for AbortOnUnwind<'_> {
+///     fn drop(&mut self) {
+///         if std::thread::panicking() {
+///             self.0.abort();
+///         }
+///     }
+/// }
+///
+/// let barrier = Barrier::new(2);
+/// std::thread::scope(|s| {
+///     let failing = s.spawn(|| {
+///         let _guard = AbortOnUnwind(&barrier);
+///         let work = || -> u32 { panic!("work failed") };
+///         work(); // Unwinds: the guard aborts, and `wait` is never reached.
+///         barrier.wait()
+///     });
+///     // Untimed, yet it returns: the guard broke the barrier.
+///     assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+///     assert!(failing.join().is_err());
+/// });
+/// ```
 pub struct Barrier<A = NoAction> {
     /// The state word (see the module docs).
     state: AtomicWord,

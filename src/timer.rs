@@ -105,6 +105,19 @@ pub enum TimerState {
 /// });
 /// assert_eq!(timer.state(), TimerState::Cancelled);
 /// ```
+///
+/// # Misuse and bad input
+///
+/// | What | Outcome |
+/// |---|---|
+/// | `run` called twice, or from two threads | the first call waits and fires; every other returns `false` at once |
+/// | `cancel` before `run`/`start`, or twice | the first returns `true` and the function never runs; later calls return `false` |
+/// | the function panics | the timer is `Fired` (waiters return), the panic resumes in `run`'s caller; `TimerHandle::join` returns it as `Err` |
+/// | `Duration::ZERO` / `Duration::MAX` | fires at once / never fires, waits until cancelled; no overflow |
+/// | dropping a `TimerHandle` | detaches the thread; the timer still fires (or can still be cancelled through a `TimerControl`) |
+/// | dropping a timer that never fired | drops the function unrun |
+///
+/// Each row is a test in `tests/timer.rs`.
 pub struct Timer<F> {
     /// The state word, also the futex word.
     state: AtomicU32,

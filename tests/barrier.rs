@@ -389,6 +389,45 @@ fn reset_while_the_action_runs_lets_the_generation_pass() {
     assert!(!barrier.is_broken());
 }
 
+/// A party that panics before it arrives never comes. A timeout (here the
+/// barrier's default) bounds the damage: the others get `TimedOut` or
+/// `Broken` after it, never a hang, and the barrier stays broken until
+/// `reset()`. (Untimed waiters need an abort-on-unwind guard: the `Barrier`
+/// docs show one, as a doctest.)
+#[test]
+fn a_party_that_panics_before_arriving_fails_the_others_by_their_timeout() {
+    let timeout = Duration::from_millis(50);
+    let barrier = Barrier::new(3).with_timeout(timeout);
+    let start = Instant::now();
+    let (crashed, others) = thread::scope(|s| {
+        let crashed = s.spawn(|| {
+            if std::hint::black_box(true) {
+                panic!("a worker failed before reaching the barrier");
+            }
+            barrier.wait()
+        });
+        let others: Vec<_> = (0..2).map(|_| s.spawn(|| barrier.wait())).collect();
+        let others: Vec<_> = others.into_iter().map(|h| h.join().unwrap()).collect();
+        (crashed.join(), others)
+    });
+    assert!(crashed.is_err());
+    assert!(start.elapsed() >= timeout, "failed before the timeout");
+    assert!(
+        others.contains(&Err(BarrierError::TimedOut)),
+        "the first to time out reports it: {others:?}"
+    );
+    assert!(
+        others
+            .iter()
+            .all(|r| matches!(r, Err(BarrierError::TimedOut | BarrierError::Broken))),
+        "{others:?}"
+    );
+    assert!(barrier.is_broken());
+    assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    barrier.reset();
+    assert!(!barrier.is_broken());
+}
+
 #[test]
 #[should_panic(expected = "parties must be at least 1")]
 fn zero_parties_panics() {

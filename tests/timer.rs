@@ -280,6 +280,21 @@ fn dropping_the_handle_detaches_and_the_timer_still_fires() {
     }
 }
 
+#[cfg(feature = "std")]
+#[test]
+fn a_control_still_cancels_after_the_handle_is_dropped() {
+    let handle = Timer::new(Duration::from_secs(3_600), || panic!("must not fire")).start();
+    let control = handle.control();
+    drop(handle);
+    assert_eq!(control.state(), TimerState::Waiting);
+    assert!(control.cancel());
+    assert!(
+        control.wait_timeout(SLACK),
+        "the detached timer saw the cancel"
+    );
+    assert_eq!(control.state(), TimerState::Cancelled);
+}
+
 #[cfg(feature = "alloc")]
 #[test]
 fn start_with_a_hand_written_spawner() {

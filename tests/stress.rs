@@ -131,46 +131,62 @@ fn assert_deliberate(payload: &(dyn std::any::Any + Send), what: &dyn std::fmt::
     );
 }
 
-/// Ends the process if nothing progresses for [`STALL`]: a thread parked
-/// forever cannot be unwound, so a hang must not stay silent until CI's
-/// time limit.
+/// Ends the process if one of the soak's activities (barrier episodes,
+/// timer rounds) makes no progress for [`STALL`]: a thread parked forever
+/// cannot be unwound, so a hang must not stay silent until CI's time limit.
+/// Each activity has its own counter, so one cannot mask the other's hang.
 struct Watchdog {
-    progress: AtomicU64,
+    progress: [AtomicU64; 2],
     done: AtomicBool,
-    doing: Mutex<String>,
+    doing: [Mutex<String>; 2],
 }
+
+/// A lane's counter once its activity has ended.
+const FINISHED: u64 = u64::MAX;
+
+/// The soak's activities, as [`Watchdog`] lanes.
+const BARRIERS: usize = 0;
+const TIMERS: usize = 1;
 
 impl Watchdog {
     fn start() -> Arc<Self> {
         let dog = Arc::new(Self {
-            progress: AtomicU64::new(0),
+            progress: Default::default(),
             done: AtomicBool::new(false),
-            doing: Mutex::new(String::new()),
+            doing: Default::default(),
         });
         let watch = Arc::clone(&dog);
         thread::spawn(move || {
-            let (mut last, mut since) = (0, Instant::now());
+            let mut last = [(0, Instant::now()); 2];
             while !watch.done.load(Ordering::Relaxed) {
                 thread::sleep(Duration::from_millis(200));
-                let now = watch.progress.load(Ordering::Relaxed);
-                if now != last {
-                    (last, since) = (now, Instant::now());
-                } else if since.elapsed() > STALL {
-                    eprintln!(
-                        "soak: no progress for {STALL:?} (a lost wake-up or a deadlock) in: {}",
-                        watch.doing.lock().unwrap()
-                    );
-                    std::process::exit(1);
+                for (lane, (count, since)) in last.iter_mut().enumerate() {
+                    let now = watch.progress[lane].load(Ordering::Relaxed);
+                    if now == FINISHED {
+                        continue;
+                    } else if now != *count {
+                        (*count, *since) = (now, Instant::now());
+                    } else if since.elapsed() > STALL {
+                        let what = ["barrier episodes", "timer rounds"][lane];
+                        eprintln!(
+                            "soak: {what} made no progress for {STALL:?} (a lost wake-up or a deadlock); last: {}",
+                            watch.doing[lane].lock().unwrap()
+                        );
+                        std::process::exit(1);
+                    }
                 }
             }
         });
         dog
     }
-    fn tick(&self) {
-        self.progress.fetch_add(1, Ordering::Relaxed);
+    fn tick(&self, lane: usize) {
+        self.progress[lane].fetch_add(1, Ordering::Relaxed);
     }
-    fn doing(&self, what: String) {
-        *self.doing.lock().unwrap() = what;
+    fn finish(&self, lane: usize) {
+        self.progress[lane].store(FINISHED, Ordering::Relaxed);
+    }
+    fn doing(&self, lane: usize, what: String) {
+        *self.doing[lane].lock().unwrap() = what;
     }
 }
 
@@ -232,6 +248,14 @@ impl Episode {
             default_timeout: (rng.below(3) == 0)
                 .then(|| Duration::from_micros(50 + rng.below(5_000))),
         }
+    }
+
+    /// The parameters, and how to replay just this episode.
+    fn describe(&self) -> String {
+        format!(
+            "{self:?} (replay: RALLYPOINT_EPISODE={} cargo test --release --test stress soak -- --ignored)",
+            self.seed
+        )
     }
 
     fn is_calm(&self) -> bool {
@@ -316,11 +340,11 @@ fn barrier_episode(e: Episode, dog: &Watchdog) -> usize {
                             }
                             Ok(Err(_)) => seen.timed_out += 1,
                             Err(payload) => {
-                                assert_deliberate(&*payload, &format_args!("{e:?}"));
+                                assert_deliberate(&*payload, &e.describe());
                                 seen.panicked += 1;
                             }
                         }
-                        dog.tick();
+                        dog.tick(BARRIERS);
                     }
                     finished.fetch_add(1, Ordering::SeqCst);
                     if !e.is_calm() {
@@ -339,7 +363,7 @@ fn barrier_episode(e: Episode, dog: &Watchdog) -> usize {
     });
 
     let completed = completed.into_inner();
-    let what = format!("{e:?}");
+    let what = e.describe();
     // A generation ran its action to completion exactly when all its parties
     // got `Ok`, each with a distinct index: so over the episode each index
     // was returned exactly `completed` times (a mixed generation breaks it).
@@ -488,19 +512,30 @@ fn soak_barriers_and_timers() {
             let mut rng = Rng(seed.rotate_left(17) | 1);
             while start.elapsed() < length {
                 let n = timers_done.load(Ordering::Relaxed);
-                timer_round(
-                    &mut rng,
-                    &format!("RALLYPOINT_SEED={seed}, timer round {n}"),
-                );
+                let what = format!("RALLYPOINT_SEED={seed}, timer round {n}");
+                dog.doing(TIMERS, what.clone());
+                timer_round(&mut rng, &what);
                 timers_done.fetch_add(1, Ordering::Relaxed);
-                dog.tick();
+                dog.tick(TIMERS);
             }
+            dog.finish(TIMERS);
         });
         let mut rng = Rng(seed);
+        // RALLYPOINT_EPISODE: run one failing episode's parameters again
+        // and again (the interleavings differ each time).
+        let replay = std::env::var("RALLYPOINT_EPISODE")
+            .ok()
+            .and_then(|s| s.parse().ok());
         let (mut episodes, mut generations) = (0, 0);
         while start.elapsed() < length {
-            let e = Episode::new(rng.next());
-            dog.doing(format!("RALLYPOINT_SEED={seed}, episode {episodes}: {e:?}"));
+            let e = Episode::new(replay.unwrap_or_else(|| rng.next()));
+            dog.doing(
+                BARRIERS,
+                format!(
+                    "RALLYPOINT_SEED={seed}, episode {episodes}: {}",
+                    e.describe()
+                ),
+            );
             generations += barrier_episode(e, &dog);
             episodes += 1;
         }

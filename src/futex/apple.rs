@@ -65,19 +65,10 @@ static ULOCK_WAIT2: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 
 fn lookup(name: &[u8]) -> *mut c_void {
     debug_assert_eq!(name.last(), Some(&0));
-    #[cfg(miri)]
-    {
-        // Miri cannot `dlsym` these; it implements `os_sync` by name below.
-        let _ = name;
-        core::ptr::null_mut()
-    }
-    #[cfg(not(miri))]
     // `name` is NUL-terminated and RTLD_DEFAULT searches every loaded
     // image.
     // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
-    unsafe {
-        libc::dlsym(RTLD_DEFAULT, name.as_ptr() as *const c_char)
-    }
+    unsafe { libc::dlsym(RTLD_DEFAULT, name.as_ptr() as *const c_char) }
 }
 
 /// Picks the backend once; later calls read the cached choice.
@@ -87,8 +78,10 @@ fn resolve() -> u8 {
     let wait_timeout = lookup(b"os_sync_wait_on_address_with_timeout\0");
     let wake_any = lookup(b"os_sync_wake_by_address_any\0");
     let wake_all = lookup(b"os_sync_wake_by_address_all\0");
-    let choice = if cfg!(miri)
-        || !(wait.is_null() || wait_timeout.is_null() || wake_any.is_null() || wake_all.is_null())
+    let choice = if !(wait.is_null()
+        || wait_timeout.is_null()
+        || wake_any.is_null()
+        || wake_all.is_null())
     {
         WAIT.store(wait, Ordering::Relaxed);
         WAIT_TIMEOUT.store(wait_timeout, Ordering::Relaxed);
@@ -120,37 +113,23 @@ fn backend() -> u8 {
 
 /// The `os_sync` functions (only called once `backend() == OS_SYNC`).
 fn os_sync() -> OsSync {
-    #[cfg(miri)]
-    {
-        OsSync {
-            wait: libc::os_sync_wait_on_address,
-            wait_timeout: libc::os_sync_wait_on_address_with_timeout,
-            wake_any: libc::os_sync_wake_by_address_any,
-            wake_all: libc::os_sync_wake_by_address_all,
-        }
-    }
-    #[cfg(not(miri))]
-    {
-        let (wait, wait_timeout, wake_any, wake_all) = (
-            WAIT.load(Ordering::Relaxed),
-            WAIT_TIMEOUT.load(Ordering::Relaxed),
-            WAKE_ANY.load(Ordering::Relaxed),
-            WAKE_ALL.load(Ordering::Relaxed),
-        );
-        OsSync {
-            // A non-null result of dlsym for this exact symbol, whose C
-            // signature `WaitFn` matches.
-            // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
-            wait: unsafe { core::mem::transmute::<*mut c_void, WaitFn>(wait) },
-            // SAFETY: as above, for `WaitTimeoutFn`.
-            wait_timeout: unsafe {
-                core::mem::transmute::<*mut c_void, WaitTimeoutFn>(wait_timeout)
-            },
-            // SAFETY: as above, for `WakeFn`.
-            wake_any: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_any) },
-            // SAFETY: as above, for `WakeFn`.
-            wake_all: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_all) },
-        }
+    let (wait, wait_timeout, wake_any, wake_all) = (
+        WAIT.load(Ordering::Relaxed),
+        WAIT_TIMEOUT.load(Ordering::Relaxed),
+        WAKE_ANY.load(Ordering::Relaxed),
+        WAKE_ALL.load(Ordering::Relaxed),
+    );
+    OsSync {
+        // A non-null result of dlsym for this exact symbol, whose C
+        // signature `WaitFn` matches.
+        // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
+        wait: unsafe { core::mem::transmute::<*mut c_void, WaitFn>(wait) },
+        // SAFETY: as above, for `WaitTimeoutFn`.
+        wait_timeout: unsafe { core::mem::transmute::<*mut c_void, WaitTimeoutFn>(wait_timeout) },
+        // SAFETY: as above, for `WakeFn`.
+        wake_any: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_any) },
+        // SAFETY: as above, for `WakeFn`.
+        wake_all: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_all) },
     }
 }
 
@@ -273,4 +252,29 @@ pub(super) fn wake_one(word: &AtomicU32) {
 
 pub(super) fn wake_all(word: &AtomicU32) {
     wake(word, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The selection really runs (under Miri too: its `dlsym` resolves the
+    /// `os_sync` names and returns null for `__ulock_wait2`, which it does
+    /// not implement): `os_sync` wherever all four functions exist, chosen
+    /// once and then cached.
+    #[test]
+    fn backend_is_os_sync_where_it_exists_and_chosen_once() {
+        let has_os_sync = [
+            &b"os_sync_wait_on_address\0"[..],
+            b"os_sync_wait_on_address_with_timeout\0",
+            b"os_sync_wake_by_address_any\0",
+            b"os_sync_wake_by_address_all\0",
+        ]
+        .iter()
+        .all(|name| !lookup(name).is_null());
+        let first = backend();
+        assert_eq!(first, if has_os_sync { OS_SYNC } else { ULOCK });
+        assert_eq!(BACKEND.load(Ordering::Acquire), first, "cached");
+        assert_eq!(backend(), first);
+    }
 }

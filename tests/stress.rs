@@ -426,6 +426,7 @@ fn timer_round(rng: &mut Rng, what: &str) {
         }
         // `start()`, a cancel after a random sleep, join; sometimes the
         // function panics.
+        #[cfg(feature = "std")]
         1 => {
             let ran = Arc::new(AtomicBool::new(false));
             let panics = rng.below(5) == 0;

@@ -57,10 +57,11 @@ fn a_generation_orders_writes_before_the_action_and_the_action_before_every_retu
     let slots: [Plain<u64>; THREADS] = std::array::from_fn(|_| Plain::new(0));
     let total = Plain::new(0u64);
     let barrier = Barrier::with_action(THREADS, || {
-        // SAFETY: every party wrote its slot before arriving, and writes
-        // again only after the next generation; the arrival CAS (AcqRel, a
-        // release sequence on the state word) orders all slot writes before
-        // the last arrival, which runs this action.
+        // Every party wrote its slot before arriving and writes again only
+        // after the next generation; the arrival CASes (AcqRel, a release
+        // sequence on the state word) order all slot writes before the last
+        // arrival, which runs this action.
+        // SAFETY: ordered by the arrivals (see above).
         let sum = slots.iter().map(|s| unsafe { s.get() }).sum();
         // SAFETY: parties read `total` only after this generation's release.
         unsafe { total.set(sum) };
@@ -71,20 +72,23 @@ fn a_generation_orders_writes_before_the_action_and_the_action_before_every_retu
             s.spawn(move || {
                 for round in 0..ROUNDS {
                     let mine = round * THREADS as u64 + i as u64;
-                    // SAFETY: the others read this slot between this
-                    // round's first and second wait only.
+                    // The others read this slot between this round's first
+                    // and second wait only.
+                    // SAFETY: ordered by this round's second wait (see above).
                     unsafe { slot.set(mine) };
                     barrier.wait().unwrap();
                     let expected: u64 = (0..THREADS as u64)
                         .map(|j| round * THREADS as u64 + j)
                         .sum();
-                    // SAFETY: the action wrote `total` before the release
-                    // this wait returned through (release CAS -> Acquire load).
+                    // The action wrote `total` before the release this wait
+                    // returned through (release CAS -> Acquire load).
+                    // SAFETY: ordered by the release (see above).
                     assert_eq!(unsafe { total.get() }, expected, "round {round}");
                     for (j, other) in slots.iter().enumerate() {
-                        // SAFETY: party j wrote its slot before arriving in
-                        // this generation and writes it again only after the
+                        // Party j wrote its slot before arriving in this
+                        // generation and writes it again only after the
                         // second wait, which this party has not reached.
+                        // SAFETY: ordered by both waits (see above).
                         let v = unsafe { other.get() };
                         assert_eq!(v, round * THREADS as u64 + j as u64, "round {round}");
                     }
@@ -106,8 +110,8 @@ fn a_generation_without_an_action_orders_every_write_before_every_return() {
             let (slots, barrier) = (&slots, &barrier);
             s.spawn(move || {
                 for round in 1..=ROUNDS {
-                    // SAFETY: read by the others only between this round's
-                    // two waits.
+                    // Read by the others only between this round's two waits.
+                    // SAFETY: ordered by this round's second wait (see above).
                     unsafe { slot.set(round << 8 | i as u64) };
                     barrier.wait().unwrap();
                     for (j, other) in slots.iter().enumerate() {
@@ -133,8 +137,9 @@ fn abort_orders_the_aborters_writes_before_every_broken_return() {
                 .map(|_| {
                     s.spawn(|| {
                         assert_eq!(barrier.wait(), Err(BarrierError::Broken));
-                        // SAFETY: written before `abort()`, whose break CAS
-                        // (AcqRel) this waiter's Acquire load observed.
+                        // Written before `abort()`, whose break CAS (AcqRel)
+                        // this waiter's Acquire load observed.
+                        // SAFETY: ordered by the break (see above).
                         unsafe { note.get() }
                     })
                 })
@@ -162,8 +167,9 @@ fn a_fired_timer_orders_its_function_before_every_wait() {
         let timer = Timer::new(Duration::from_micros(50), || {
             // SAFETY: written before the thread calling `run` was spawned.
             let v = unsafe { input.get() };
-            // SAFETY: read only after `wait()` returns (the FIRED store,
-            // Release, observed by `wait`'s Acquire load).
+            // Read only after `wait()` returns (the FIRED store, Release,
+            // observed by `wait`'s Acquire load).
+            // SAFETY: ordered by the timer's finish (see above).
             unsafe { output.set(v * 2 + 1) };
         });
         thread::scope(|s| {

@@ -60,6 +60,8 @@ mod layout {
     pub(super) use crate::sync::AtomicU64 as AtomicWord;
     /// Bits of the `count` field.
     pub(super) const COUNT_BITS: u32 = 16;
+    pub(super) const TOO_MANY_PARTIES: &str =
+        "Barrier: parties exceeds Barrier::MAX_PARTIES (65535 on this target)";
 }
 
 #[cfg(not(target_has_atomic = "64"))]
@@ -68,9 +70,11 @@ mod layout {
     pub(super) use crate::sync::AtomicU32 as AtomicWord;
     /// Bits of the `count` field.
     pub(super) const COUNT_BITS: u32 = 10;
+    pub(super) const TOO_MANY_PARTIES: &str =
+        "Barrier: parties exceeds Barrier::MAX_PARTIES (1023 on this target)";
 }
 
-use layout::{AtomicWord, Word, COUNT_BITS};
+use layout::{AtomicWord, Word, COUNT_BITS, TOO_MANY_PARTIES};
 
 /// Mask of the `count` field.
 const COUNT_MASK: Word = (1 << COUNT_BITS) - 1;
@@ -323,16 +327,7 @@ impl<A> Barrier<A> {
     loom_const_fn! {
         fn build(parties: usize, action: A) -> Self {
             assert!(parties != 0, "Barrier: parties must be at least 1");
-            #[cfg(target_has_atomic = "64")]
-            assert!(
-                parties <= COUNT_MASK as usize,
-                "Barrier: parties exceeds Barrier::MAX_PARTIES (65535 on this target)"
-            );
-            #[cfg(not(target_has_atomic = "64"))]
-            assert!(
-                parties <= COUNT_MASK as usize,
-                "Barrier: parties exceeds Barrier::MAX_PARTIES (1023 on this target)"
-            );
+            assert!(parties <= COUNT_MASK as usize, "{}", TOO_MANY_PARTIES);
             Self {
                 state: AtomicWord::new(0),
                 seq: AtomicU32::new(0),

@@ -249,10 +249,11 @@ mod take_cell {
 /// Runs `f`; if it unwinds, runs `cleanup` and lets the panic continue.
 ///
 /// Outside loom a drop guard does it, so it works without `std` (and with
-/// `panic = "abort"` there is nothing to clean up). Under loom the model's
-/// futex lock (loom's `Mutex`, built on a std one) would be poisoned by a
-/// wake issued from a destructor during unwinding, so there `cleanup` runs
-/// after `catch_unwind`, before `resume_unwind`. Either way `cleanup` sees
+/// `panic = "abort"` there is nothing to clean up). Under loom, a wake
+/// issued from a destructor during unwinding takes the futex model's lock
+/// (loom's `Mutex`), which fails inside loom with "panic in a destructor
+/// during cleanup"; so there `cleanup` runs after `catch_unwind`, before
+/// `resume_unwind`. Either way `cleanup` sees
 /// the same state and makes the same transition.
 #[inline]
 pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, cleanup: impl FnOnce()) -> R {

@@ -44,7 +44,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         }
         // - `word` is a live, aligned `AtomicU32` for the whole call;
         // - `timeout` is null or points to `umtx_time`, alive for the call,
-        // and `size` is its size as the op requires.
+        //   and `size` is its size as the op requires.
         // SAFETY: see SAFETY.md, "Wait layer: FreeBSD umtx".
         let r = unsafe {
             libc::_umtx_op(

@@ -44,7 +44,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
             return true;
         }
         // - `word` is a live, aligned `AtomicU32` for the whole call, since
-        // we hold a shared reference to it;
+        //   we hold a shared reference to it;
         // - `timeout` is null or points to `timespec`, which outlives the call;
         // - uaddr2 is unused by FUTEX_WAIT_BITSET (null), val3 is the bitset.
         // SAFETY: see SAFETY.md, "Wait layer: Linux futex".

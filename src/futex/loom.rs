@@ -20,35 +20,25 @@ pub(super) fn now() -> Duration {
     Duration::ZERO
 }
 
-// Poisoning is ignored: Barrier's action guard wakes waiters while its
-// thread unwinds, which poisons a std-style lock, but the kernel's futex
-// lock has no such notion and the model protects no data.
-extern crate std;
-use std::sync::PoisonError;
-
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
-    let guard = word.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    let guard = word.lock.lock().unwrap();
     if word.atomic.load(Ordering::Relaxed) != expected {
         return true;
     }
     if deadline.is_some() {
         return false;
     }
-    drop(
-        word.cond
-            .wait(guard)
-            .unwrap_or_else(PoisonError::into_inner),
-    );
+    drop(word.cond.wait(guard).unwrap());
     true
 }
 
 #[allow(dead_code)] // See `futex::wake_one`.
 pub(super) fn wake_one(word: &AtomicU32) {
-    let _guard = word.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    let _guard = word.lock.lock().unwrap();
     word.cond.notify_one();
 }
 
 pub(super) fn wake_all(word: &AtomicU32) {
-    let _guard = word.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    let _guard = word.lock.lock().unwrap();
     word.cond.notify_all();
 }

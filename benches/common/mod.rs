@@ -111,10 +111,10 @@ impl Measurement {
         self.rounds as f64 / self.wall.as_secs_f64()
     }
     pub fn wall_per_round(&self) -> Duration {
-        self.wall / self.rounds.max(1) as u32
+        self.wall.div_f64(self.rounds.max(1) as f64)
     }
     pub fn cpu_per_round(&self) -> Duration {
-        self.cpu / self.rounds.max(1) as u32
+        self.cpu.div_f64(self.rounds.max(1) as f64)
     }
 }
 

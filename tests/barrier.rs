@@ -19,12 +19,11 @@ fn indices(results: Vec<Result<BarrierWaitResult, BarrierError>>) -> Vec<usize> 
     v
 }
 
-fn run_parties<A: rallypoint::BarrierAction + Sync>(
-    barrier: &Barrier<A>,
+/// Runs `f(0)`..`f(n - 1)` on `n` threads; returns their results in order.
+fn run_parties(
     n: usize,
     f: impl Fn(usize) -> Result<BarrierWaitResult, BarrierError> + Sync,
 ) -> Vec<Result<BarrierWaitResult, BarrierError>> {
-    let _ = barrier;
     thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .map(|i| {
@@ -41,7 +40,7 @@ fn run_parties<A: rallypoint::BarrierAction + Sync>(
 #[test]
 fn one_pass_releases_all_with_distinct_indices_and_one_leader() {
     let barrier = Barrier::new(N);
-    let results = run_parties(&barrier, N, |_| barrier.wait());
+    let results = run_parties(N, |_| barrier.wait());
     assert_eq!(results.iter().filter(|r| r.unwrap().is_leader()).count(), 1);
     assert_eq!(indices(results), (0..N).collect::<Vec<_>>());
     assert_eq!(barrier.n_waiting(), 0);
@@ -149,7 +148,7 @@ fn panicking_action_breaks_the_barrier_and_resumes_in_the_leader() {
 #[test]
 fn abort_breaks_current_and_later_waits_until_reset() {
     let barrier = Barrier::new(N);
-    let results = run_parties(&barrier, N, |i| {
+    let results = run_parties(N, |i| {
         if i == N / 2 {
             poll("n_waiting", || {
                 barrier.n_waiting() == N - 1 || barrier.is_broken()
@@ -173,7 +172,7 @@ fn abort_breaks_current_and_later_waits_until_reset() {
     barrier.reset();
     assert!(!barrier.is_broken());
     assert_eq!(
-        indices(run_parties(&barrier, N, |_| barrier.wait())),
+        indices(run_parties(N, |_| barrier.wait())),
         (0..N).collect::<Vec<_>>()
     );
 }
@@ -183,7 +182,7 @@ fn reset_fails_waiters_then_everyone_passes_again() {
     // CPython's test_reset: index N/2 waits for the others, resets, and then
     // all N pass the barrier again.
     let barrier = Barrier::new(N);
-    let outcomes = run_parties(&barrier, N, |i| {
+    let outcomes = run_parties(N, |i| {
         if i == N / 2 {
             poll("n_waiting", || barrier.n_waiting() == N - 1);
             barrier.reset();
@@ -201,7 +200,7 @@ fn abort_then_reset_then_pass() {
     // CPython's test_abort_and_reset.
     let barrier = Barrier::new(N);
     let sync = Barrier::new(N);
-    let outcomes = run_parties(&barrier, N, |i| {
+    let outcomes = run_parties(N, |i| {
         if i == N / 2 {
             poll("n_waiting", || barrier.n_waiting() == N - 1);
             barrier.abort();
@@ -221,7 +220,7 @@ fn abort_then_reset_then_pass() {
 fn timeout_breaks_for_everyone_and_tells_the_breaker() {
     // CPython's test_timeout, plus our TimedOut/Broken split.
     let barrier = Barrier::new(N);
-    let results = run_parties(&barrier, N, |i| {
+    let results = run_parties(N, |i| {
         if i == 0 {
             // The late one: arrives after the barrier broke.
             poll("broken", || barrier.is_broken());
@@ -343,10 +342,7 @@ fn reset_on_an_idle_barrier_is_harmless() {
     barrier.reset();
     barrier.reset();
     assert!(!barrier.is_broken());
-    assert_eq!(
-        indices(run_parties(&barrier, 2, |_| barrier.wait())),
-        vec![0, 1]
-    );
+    assert_eq!(indices(run_parties(2, |_| barrier.wait())), vec![0, 1]);
 }
 
 #[test]

@@ -31,7 +31,6 @@ type WakeFn = unsafe extern "C" fn(*mut c_void, usize, u32) -> c_int;
 struct OsSync {
     wait: WaitFn,
     wait_timeout: WaitTimeoutFn,
-    wake_any: WakeFn,
     wake_all: WakeFn,
 }
 
@@ -59,7 +58,6 @@ const ULOCK: u8 = 2;
 static BACKEND: AtomicU8 = AtomicU8::new(UNRESOLVED);
 static WAIT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 static WAIT_TIMEOUT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
-static WAKE_ANY: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 static WAKE_ALL: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 static ULOCK_WAIT2: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -76,16 +74,10 @@ fn lookup(name: &[u8]) -> *mut c_void {
 fn resolve() -> u8 {
     let wait = lookup(b"os_sync_wait_on_address\0");
     let wait_timeout = lookup(b"os_sync_wait_on_address_with_timeout\0");
-    let wake_any = lookup(b"os_sync_wake_by_address_any\0");
     let wake_all = lookup(b"os_sync_wake_by_address_all\0");
-    let choice = if !(wait.is_null()
-        || wait_timeout.is_null()
-        || wake_any.is_null()
-        || wake_all.is_null())
-    {
+    let choice = if !(wait.is_null() || wait_timeout.is_null() || wake_all.is_null()) {
         WAIT.store(wait, Ordering::Relaxed);
         WAIT_TIMEOUT.store(wait_timeout, Ordering::Relaxed);
-        WAKE_ANY.store(wake_any, Ordering::Relaxed);
         WAKE_ALL.store(wake_all, Ordering::Relaxed);
         OS_SYNC
     } else {
@@ -113,10 +105,9 @@ fn backend() -> u8 {
 
 /// The `os_sync` functions (only called once `backend() == OS_SYNC`).
 fn os_sync() -> OsSync {
-    let (wait, wait_timeout, wake_any, wake_all) = (
+    let (wait, wait_timeout, wake_all) = (
         WAIT.load(Ordering::Relaxed),
         WAIT_TIMEOUT.load(Ordering::Relaxed),
-        WAKE_ANY.load(Ordering::Relaxed),
         WAKE_ALL.load(Ordering::Relaxed),
     );
     OsSync {
@@ -126,8 +117,6 @@ fn os_sync() -> OsSync {
         wait: unsafe { core::mem::transmute::<*mut c_void, WaitFn>(wait) },
         // SAFETY: as above, for `WaitTimeoutFn`.
         wait_timeout: unsafe { core::mem::transmute::<*mut c_void, WaitTimeoutFn>(wait_timeout) },
-        // SAFETY: as above, for `WakeFn`.
-        wake_any: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_any) },
         // SAFETY: as above, for `WakeFn`.
         wake_all: unsafe { core::mem::transmute::<*mut c_void, WakeFn>(wake_all) },
     }
@@ -227,31 +216,21 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     }
 }
 
-fn wake(word: &AtomicU32, all: bool) {
+pub(super) fn wake_all(word: &AtomicU32) {
     let addr = word.as_ptr() as *mut c_void;
     if backend() == OS_SYNC {
-        let f = os_sync();
-        let wake = if all { f.wake_all } else { f.wake_any };
+        let wake_all = os_sync().wake_all;
         // `addr` is a live, aligned 4-byte atomic; ENOENT (no waiter)
         // is harmless.
         // SAFETY: see SAFETY.md, "Wait layer: Apple os_sync".
-        unsafe { wake(addr, 4, 0) };
+        unsafe { wake_all(addr, 4, 0) };
     } else {
-        let op = UL_COMPARE_AND_WAIT | ULF_NO_ERRNO | if all { ULF_WAKE_ALL } else { 0 };
+        let op = UL_COMPARE_AND_WAIT | ULF_NO_ERRNO | ULF_WAKE_ALL;
         // `addr` is a live, aligned 4-byte atomic; -ENOENT (no waiter)
         // is harmless.
         // SAFETY: see SAFETY.md, "Wait layer: Apple ulock".
         unsafe { __ulock_wake(op, addr, 0) };
     }
-}
-
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(word: &AtomicU32) {
-    wake(word, false);
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    wake(word, true);
 }
 
 #[cfg(test)]
@@ -260,14 +239,13 @@ mod tests {
 
     /// The selection really runs (under Miri too: its `dlsym` resolves the
     /// `os_sync` names and returns null for `__ulock_wait2`, which it does
-    /// not implement): `os_sync` wherever all four functions exist, chosen
+    /// not implement): `os_sync` wherever all three functions exist, chosen
     /// once and then cached.
     #[test]
     fn backend_is_os_sync_where_it_exists_and_chosen_once() {
         let has_os_sync = [
             &b"os_sync_wait_on_address\0"[..],
             b"os_sync_wait_on_address_with_timeout\0",
-            b"os_sync_wake_by_address_any\0",
             b"os_sync_wake_by_address_all\0",
         ]
         .iter()

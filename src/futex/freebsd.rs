@@ -69,7 +69,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     }
 }
 
-fn wake(word: &AtomicU32, count: i32) {
+pub(super) fn wake_all(word: &AtomicU32) {
     // `word` is a live, aligned `AtomicU32`; the wake op reads no
     // other pointer.
     // SAFETY: see SAFETY.md, "Wait layer: FreeBSD umtx".
@@ -77,19 +77,10 @@ fn wake(word: &AtomicU32, count: i32) {
         libc::_umtx_op(
             word.as_ptr().cast(),
             libc::UMTX_OP_WAKE_PRIVATE,
-            count as libc::c_ulong,
+            i32::MAX as libc::c_ulong,
             ptr::null_mut(),
             ptr::null_mut(),
         )
     };
     debug_assert_eq!(r, 0, "_umtx_op wake failed: errno {}", errno());
-}
-
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(word: &AtomicU32) {
-    wake(word, 1);
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    wake(word, i32::MAX);
 }

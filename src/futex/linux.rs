@@ -78,7 +78,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     }
 }
 
-fn wake(word: &AtomicU32, count: i32) {
+pub(super) fn wake_all(word: &AtomicU32) {
     // `word` is a live, aligned `AtomicU32`; FUTEX_WAKE reads no other
     // argument. Waking an address nobody waits on is harmless.
     // SAFETY: see SAFETY.md, "Wait layer: Linux futex".
@@ -87,17 +87,8 @@ fn wake(word: &AtomicU32, count: i32) {
             SYS_FUTEX,
             word.as_ptr(),
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            count,
+            i32::MAX,
         )
     };
     debug_assert!(r >= 0, "futex wake failed: errno {}", errno());
-}
-
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(word: &AtomicU32) {
-    wake(word, 1);
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    wake(word, i32::MAX);
 }

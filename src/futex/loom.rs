@@ -32,12 +32,6 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     true
 }
 
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(word: &AtomicU32) {
-    let _guard = word.lock.lock().unwrap();
-    word.cond.notify_one();
-}
-
 pub(super) fn wake_all(word: &AtomicU32) {
     let _guard = word.lock.lock().unwrap();
     word.cond.notify_all();

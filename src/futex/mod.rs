@@ -10,8 +10,9 @@
 //!   own monotonic clock, never on a bare "timed out" from the OS), and
 //!   `true` otherwise, *including* spurious returns. Callers therefore loop
 //!   on their own predicate and never treat `true` as "the value changed".
-//! - [`wake_one`]`(word)`, [`wake_all`]`(word)`: wake one / all threads
-//!   sleeping in [`wait`] on this word. A wake with no sleeper is harmless.
+//! - [`wake_all`]`(word)`: wake every thread sleeping in [`wait`] on this
+//!   word (Barrier and Timer always release every waiter, so there is no
+//!   `wake_one`). A wake with no sleeper is harmless.
 //! - [`now`]: a monotonic clock (the same one the OS uses for the deadline).
 //!
 //! A wait that enters the kernel after a wake was issued does not sleep: the
@@ -119,16 +120,6 @@ pub use imp::set_clock;
 #[inline]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     imp::wait(word, expected, deadline)
-}
-
-/// Wakes at most one thread sleeping in [`wait`] on `word`.
-///
-/// Part of the layer's contract and tested with it; Barrier and Timer
-/// release every waiter, so only `wake_all` has callers today.
-#[inline]
-#[allow(dead_code)]
-pub(crate) fn wake_one(word: &AtomicU32) {
-    imp::wake_one(word);
 }
 
 /// Wakes every thread sleeping in [`wait`] on `word`.
@@ -323,25 +314,6 @@ mod tests {
         assert!(wait(&word, 6, None));
         assert!(wait(&word, 6, Deadline::after(Duration::from_secs(3600))));
         assert!(start.elapsed() < Duration::from_secs(5));
-    }
-
-    #[test]
-    fn wake_one_releases_a_parked_thread() {
-        let word = AtomicU32::new(0);
-        let ready = AtomicUsize::new(0);
-        thread::scope(|s| {
-            let waiter = s.spawn(|| {
-                ready.fetch_add(1, Ordering::SeqCst);
-                while word.load(Ordering::Acquire) == 0 {
-                    assert!(wait(&word, 0, None));
-                }
-            });
-            until(&ready, 1);
-            thread::sleep(Duration::from_millis(10)); // let it park
-            word.store(1, Ordering::Release);
-            wake_one(&word);
-            waiter.join().unwrap();
-        });
     }
 
     #[test]

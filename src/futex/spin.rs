@@ -72,9 +72,6 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     }
 }
 
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(_word: &AtomicU32) {}
-
 pub(super) fn wake_all(_word: &AtomicU32) {}
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Windows: `WaitOnAddress` / `WakeByAddressSingle` / `WakeByAddressAll`.
+//! Windows: `WaitOnAddress` / `WakeByAddressAll`.
 //!
 //! `WaitOnAddress` takes a *relative* timeout in whole milliseconds and may
 //! return early (its timer ticks at ~15.6 ms by default) or spuriously. So
@@ -16,9 +16,7 @@ use core::sync::atomic::AtomicU64;
 use core::time::Duration;
 use windows_sys::Win32::Foundation::{GetLastError, ERROR_TIMEOUT};
 use windows_sys::Win32::System::Performance::{QueryPerformanceCounter, QueryPerformanceFrequency};
-use windows_sys::Win32::System::Threading::{
-    WaitOnAddress, WakeByAddressAll, WakeByAddressSingle, INFINITE,
-};
+use windows_sys::Win32::System::Threading::{WaitOnAddress, WakeByAddressAll, INFINITE};
 
 /// The longest single wait: just under `INFINITE`, never equal to it.
 const MAX_CHUNK_MS: u32 = INFINITE - 1;
@@ -104,16 +102,10 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     }
 }
 
-#[allow(dead_code)] // See `futex::wake_one`.
-pub(super) fn wake_one(word: &AtomicU32) {
+pub(super) fn wake_all(word: &AtomicU32) {
     // `word` is a live `AtomicU32`; waking an address nobody waits
     // on does nothing.
     // SAFETY: see SAFETY.md, "Wait layer: Windows WaitOnAddress".
-    unsafe { WakeByAddressSingle(word.as_ptr() as *const c_void) };
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    // SAFETY: as in `wake_one` (SAFETY.md, "Wait layer: Windows WaitOnAddress").
     unsafe { WakeByAddressAll(word.as_ptr() as *const c_void) };
 }
 

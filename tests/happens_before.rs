@@ -15,6 +15,8 @@
 // one rallypoint promises. Each access says which promise it relies on.
 #![allow(unsafe_code)]
 
+mod common;
+
 use rallypoint::{Barrier, BarrierError, Timer};
 use std::cell::UnsafeCell;
 use std::thread;
@@ -144,9 +146,7 @@ fn abort_orders_the_aborters_writes_before_every_broken_return() {
                     })
                 })
                 .collect();
-            while barrier.n_waiting() != THREADS {
-                thread::yield_now();
-            }
+            common::poll("every waiter to block", || barrier.n_waiting() == THREADS);
             // SAFETY: no waiter reads `note` before it sees the break below.
             unsafe { note.set(round + 1) };
             barrier.abort();

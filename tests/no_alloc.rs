@@ -5,6 +5,8 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 #![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 
+mod common;
+
 use rallypoint::{Barrier, BarrierError, Timer};
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
@@ -134,9 +136,7 @@ fn barrier_paths_allocate_nothing() {
     let with_action = Barrier::with_action(2, || {});
     thread::scope(|s| {
         let waiter = s.spawn(|| allocations_in(|| with_action.wait()));
-        while with_action.n_waiting() != 1 {
-            thread::yield_now();
-        }
+        common::poll("the waiter to block", || with_action.n_waiting() == 1);
         let (_, n) = allocations_in(|| with_action.reset());
         assert_eq!(n, 0);
         let (r, n) = waiter.join().unwrap();

@@ -3,6 +3,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 mod common;
+use common::Gate;
 
 use rallypoint::{Timer, TimerState};
 use std::panic::{self, AssertUnwindSafe};
@@ -97,28 +98,22 @@ fn cancel_wakes_an_hour_long_runner_at_once() {
 
 #[test]
 fn cancel_while_running_reports_false_and_function_completes() {
-    let entered = AtomicBool::new(false);
-    let release = AtomicBool::new(false);
+    let gate = Gate::default();
     let done = AtomicBool::new(false);
     let timer = Timer::new(Duration::ZERO, || {
-        entered.store(true, Ordering::SeqCst);
-        while !release.load(Ordering::SeqCst) {
-            thread::yield_now();
-        }
+        gate.hold();
         done.store(true, Ordering::SeqCst);
     });
     thread::scope(|s| {
         let runner = s.spawn(|| timer.run());
-        while !entered.load(Ordering::SeqCst) {
-            thread::yield_now();
-        }
+        gate.wait_entered();
         assert_eq!(timer.state(), TimerState::Running);
         assert!(!timer.cancel(), "the function already started");
         assert!(
             !timer.wait_timeout(Duration::from_millis(5)),
             "still running"
         );
-        release.store(true, Ordering::SeqCst);
+        gate.open();
         timer.wait();
         assert!(
             done.load(Ordering::SeqCst),
@@ -254,11 +249,7 @@ fn is_alive_until_the_thread_exits() {
     let handle = Timer::new(Duration::from_millis(10), || {}).start();
     assert!(handle.is_alive());
     handle.wait();
-    let start = Instant::now();
-    while handle.is_alive() {
-        assert!(start.elapsed() < SLACK, "thread did not exit");
-        thread::yield_now();
-    }
+    common::poll("the timer thread to exit", || !handle.is_alive());
     handle.join().unwrap();
 }
 

@@ -25,6 +25,10 @@ fn scaled(full: u64) -> u64 {
 /// A tiny xorshift PRNG, seeded per thread, so failures print a seed.
 struct Rng(u64);
 impl Rng {
+    /// Any seed, 0 included (xorshift's state must never be 0).
+    fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -46,7 +50,6 @@ fn seed() -> u64 {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos() as u64
-                | 1
         });
     println!("RALLYPOINT_SEED={s}");
     s
@@ -212,7 +215,7 @@ struct Episode {
 
 impl Episode {
     fn new(seed: u64) -> Self {
-        let mut rng = Rng(seed | 1);
+        let mut rng = Rng::new(seed);
         let threads = 2 + rng.below(31) as usize; // 2..=32
         let rounds = 20 + rng.below(3_000 / threads as u64) as usize;
         if rng.below(3) == 0 {
@@ -297,7 +300,7 @@ fn barrier_episode(e: Episode, dog: &Watchdog) -> usize {
                     (&barrier, &completed, &panic_next, &finished);
                 s.spawn(move || {
                     let mut rng =
-                        Rng(e.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+                        Rng::new(e.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                     let mut seen = Seen::default();
                     for _ in 0..e.rounds {
                         let mut op = rng.below(1_000);
@@ -510,7 +513,7 @@ fn soak_barriers_and_timers() {
     let timers_done = AtomicUsize::new(0);
     let (episodes, generations) = thread::scope(|s| {
         s.spawn(|| {
-            let mut rng = Rng(seed.rotate_left(17) | 1);
+            let mut rng = Rng::new(seed.rotate_left(17));
             while start.elapsed() < length {
                 let n = timers_done.load(Ordering::Relaxed);
                 let what = format!("RALLYPOINT_SEED={seed}, timer round {n}");
@@ -521,7 +524,7 @@ fn soak_barriers_and_timers() {
             }
             dog.finish(TIMERS);
         });
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         // RALLYPOINT_EPISODE: run one failing episode's parameters again
         // and again (the interleavings differ each time).
         let replay = std::env::var("RALLYPOINT_EPISODE")

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{poll, Gate};
+use common::{join_within, poll, Gate};
 
 const N: usize = 5;
 
@@ -39,6 +39,7 @@ fn run_parties(
 
 #[test]
 fn one_pass_releases_all_with_distinct_indices_and_one_leader() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(N);
     let results = run_parties(N, |_| barrier.wait());
     assert_eq!(results.iter().filter(|r| r.unwrap().is_leader()).count(), 1);
@@ -49,6 +50,7 @@ fn one_pass_releases_all_with_distinct_indices_and_one_leader() {
 
 #[test]
 fn reusable_for_many_generations_in_lockstep() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(N);
     let phase = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -70,6 +72,7 @@ fn reusable_for_many_generations_in_lockstep() {
 
 #[test]
 fn single_party_never_blocks() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(1);
     for _ in 0..3 {
         let r = barrier.wait().unwrap();
@@ -81,6 +84,7 @@ fn single_party_never_blocks() {
 
 #[test]
 fn action_runs_once_per_generation_before_anyone_returns() {
+    let _dog = common::watchdog();
     let ran = AtomicUsize::new(0);
     let barrier = Barrier::with_action(N, || {
         ran.fetch_add(1, Ordering::SeqCst);
@@ -107,6 +111,7 @@ fn action_runs_once_per_generation_before_anyone_returns() {
 
 #[test]
 fn action_runs_on_the_leader() {
+    let _dog = common::watchdog();
     let leader = std::sync::Mutex::new(None);
     let barrier = Barrier::with_action(3, || {
         *leader.lock().unwrap() = Some(thread::current().id());
@@ -125,6 +130,7 @@ fn action_runs_on_the_leader() {
 
 #[test]
 fn panicking_action_breaks_the_barrier_and_resumes_in_the_leader() {
+    let _dog = common::watchdog();
     let barrier = Barrier::with_action(3, || panic!("action failed"));
     let results = thread::scope(|s| {
         let hs: Vec<_> = (0..3)
@@ -147,6 +153,7 @@ fn panicking_action_breaks_the_barrier_and_resumes_in_the_leader() {
 
 #[test]
 fn abort_breaks_current_and_later_waits_until_reset() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(N);
     let results = run_parties(N, |i| {
         if i == N / 2 {
@@ -154,11 +161,14 @@ fn abort_breaks_current_and_later_waits_until_reset() {
                 barrier.n_waiting() == N - 1 || barrier.is_broken()
             });
             barrier.abort();
-            return Err(BarrierError::Broken);
+            // A real wait on the broken barrier: it must fail at once too.
         }
         barrier.wait()
     });
-    assert!(results.iter().all(|r| *r == Err(BarrierError::Broken)));
+    assert!(
+        results.iter().all(|r| *r == Err(BarrierError::Broken)),
+        "{results:?}"
+    );
     assert!(barrier.is_broken());
     assert_eq!(barrier.n_waiting(), 0);
     let start = Instant::now();
@@ -179,6 +189,7 @@ fn abort_breaks_current_and_later_waits_until_reset() {
 
 #[test]
 fn reset_fails_waiters_then_everyone_passes_again() {
+    let _dog = common::watchdog();
     // CPython's test_reset: index N/2 waits for the others, resets, and then
     // all N pass the barrier again.
     let barrier = Barrier::new(N);
@@ -197,6 +208,7 @@ fn reset_fails_waiters_then_everyone_passes_again() {
 
 #[test]
 fn abort_then_reset_then_pass() {
+    let _dog = common::watchdog();
     // CPython's test_abort_and_reset.
     let barrier = Barrier::new(N);
     let sync = Barrier::new(N);
@@ -218,6 +230,7 @@ fn abort_then_reset_then_pass() {
 
 #[test]
 fn timeout_breaks_for_everyone_and_tells_the_breaker() {
+    let _dog = common::watchdog();
     // CPython's test_timeout, plus our TimedOut/Broken split.
     let barrier = Barrier::new(N);
     let results = run_parties(N, |i| {
@@ -252,6 +265,7 @@ fn timeout_breaks_for_everyone_and_tells_the_breaker() {
 
 #[test]
 fn timeout_is_never_early() {
+    let _dog = common::watchdog();
     for ms in [1u64, 20, 80] {
         let barrier = Barrier::new(2);
         let t = Duration::from_millis(ms);
@@ -269,6 +283,7 @@ fn timeout_is_never_early() {
 
 #[test]
 fn default_timeout_applies_to_wait() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(2).with_timeout(Duration::from_millis(100));
     assert_eq!(barrier.timeout(), Some(Duration::from_millis(100)));
     let start = Instant::now();
@@ -286,6 +301,7 @@ fn default_timeout_applies_to_wait() {
 
 #[test]
 fn zero_timeout_breaks_unless_last() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(2);
     assert_eq!(
         barrier.wait_timeout(Duration::ZERO),
@@ -305,6 +321,7 @@ fn zero_timeout_breaks_unless_last() {
 
 #[test]
 fn duration_max_waits_forever_without_overflow() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(2).with_timeout(Duration::MAX);
     assert_eq!(barrier.timeout(), Some(Duration::MAX));
     thread::scope(|s| {
@@ -318,6 +335,7 @@ fn duration_max_waits_forever_without_overflow() {
 
 #[test]
 fn n_waiting_counts_blocked_parties() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(3);
     assert_eq!(barrier.n_waiting(), 0);
     thread::scope(|s| {
@@ -338,6 +356,7 @@ fn n_waiting_counts_blocked_parties() {
 
 #[test]
 fn reset_on_an_idle_barrier_is_harmless() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(2);
     barrier.reset();
     barrier.reset();
@@ -347,6 +366,7 @@ fn reset_on_an_idle_barrier_is_harmless() {
 
 #[test]
 fn abort_while_the_action_runs_breaks_the_next_generation_only() {
+    let _dog = common::watchdog();
     let gate = Gate::default();
     let barrier = Barrier::with_action(2, || gate.hold());
     let results = thread::scope(|s| {
@@ -365,6 +385,7 @@ fn abort_while_the_action_runs_breaks_the_next_generation_only() {
 
 #[test]
 fn reset_while_the_action_runs_lets_the_generation_pass() {
+    let _dog = common::watchdog();
     let gate = Gate::default();
     let barrier = Barrier::with_action(2, || gate.hold());
     let timeout = Duration::from_millis(300);
@@ -392,6 +413,7 @@ fn reset_while_the_action_runs_lets_the_generation_pass() {
 /// docs show one, as a doctest.)
 #[test]
 fn a_party_that_panics_before_arriving_fails_the_others_by_their_timeout() {
+    let _dog = common::watchdog();
     let timeout = Duration::from_millis(50);
     let barrier = Barrier::new(3).with_timeout(timeout);
     let start = Instant::now();
@@ -427,17 +449,20 @@ fn a_party_that_panics_before_arriving_fails_the_others_by_their_timeout() {
 #[test]
 #[should_panic(expected = "parties must be at least 1")]
 fn zero_parties_panics() {
+    let _dog = common::watchdog();
     let _ = Barrier::new(0);
 }
 
 #[test]
 #[should_panic(expected = "parties exceeds Barrier::MAX_PARTIES")]
 fn too_many_parties_panics() {
+    let _dog = common::watchdog();
     let _ = Barrier::new(Barrier::MAX_PARTIES + 1);
 }
 
 #[test]
 fn max_parties_is_accepted() {
+    let _dog = common::watchdog();
     let b = Barrier::new(Barrier::MAX_PARTIES);
     assert_eq!(b.parties(), Barrier::MAX_PARTIES);
     const { assert!(Barrier::MAX_PARTIES >= 65_535) };
@@ -445,6 +470,7 @@ fn max_parties_is_accepted() {
 
 #[test]
 fn debug_shows_parties_waiting_and_broken() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(3);
     let text = format!("{barrier:?}");
     assert!(
@@ -459,6 +485,7 @@ fn debug_shows_parties_waiting_and_broken() {
 
 #[test]
 fn errors_display_and_are_errors() {
+    let _dog = common::watchdog();
     let e: Box<dyn std::error::Error> = Box::new(BarrierError::Broken);
     assert_eq!(e.to_string(), "barrier is broken");
     assert!(BarrierError::TimedOut.to_string().contains("timed out"));
@@ -466,6 +493,7 @@ fn errors_display_and_are_errors() {
 
 #[test]
 fn static_barrier_and_auto_traits() {
+    let _dog = common::watchdog();
     static STATIC: Barrier = Barrier::new(1);
     STATIC.wait().unwrap();
     fn send_sync<T: Send + Sync>() {}
@@ -479,6 +507,7 @@ fn static_barrier_and_auto_traits() {
 
 #[test]
 fn more_threads_than_parties_form_separate_generations() {
+    let _dog = common::watchdog();
     // 6 threads through a 3-party barrier, 600 generations: each has
     // indices {0, 1, 2} and exactly one leader. Threads claim waits from a
     // shared budget, so no thread is left without partners at the end.
@@ -501,4 +530,103 @@ fn more_threads_than_parties_form_separate_generations() {
     });
     assert_eq!(leaders.load(Ordering::Relaxed), 600);
     assert_eq!(index_sum.load(Ordering::Relaxed), 600 * 3);
+}
+
+/// A barrier for threads that may outlive the test: a waiter that is never
+/// woken must not keep the test from failing (a scope would wait for it).
+fn leaked<A: Sync>(barrier: Barrier<A>) -> &'static Barrier<A> {
+    Box::leak(Box::new(barrier))
+}
+
+/// How long a woken waiter gets to return: far beyond any scheduling delay.
+const PROMPT: Duration = Duration::from_secs(10);
+
+/// Lets blocked parties finish spinning and yielding (16 hints, 64 yields)
+/// and park on the futex, so that what follows must wake *parked* threads.
+fn let_them_park() {
+    thread::sleep(Duration::from_millis(50));
+}
+
+/// Every kind of break (abort, a timeout, a panicking action, reset) fails
+/// parties that are parked untimed, promptly, and afterwards the barrier
+/// passes a full generation again.
+#[test]
+fn every_break_wakes_parked_untimed_waiters_and_the_barrier_recovers() {
+    let _dog = common::watchdog();
+    #[derive(Debug, Clone, Copy)]
+    enum Break {
+        Abort,
+        Timeout,
+        ActionPanic,
+        Reset,
+    }
+    use std::sync::atomic::AtomicBool;
+    static PANIC_NEXT: AtomicBool = AtomicBool::new(false);
+    let barrier = leaked(Barrier::with_action(3, || {
+        if PANIC_NEXT.swap(false, Ordering::SeqCst) {
+            panic!("action failed on purpose");
+        }
+    }));
+    for kind in [
+        Break::Abort,
+        Break::Timeout,
+        Break::ActionPanic,
+        Break::Reset,
+    ] {
+        let what = format!("a parked untimed waiter after {kind:?}");
+        // Untimed parties park: two of them, or one when this thread's
+        // timeout is to break the generation (it must not be the last).
+        let untimed = if matches!(kind, Break::Timeout) { 1 } else { 2 };
+        let waiters: Vec<_> = (0..untimed)
+            .map(|_| thread::spawn(move || barrier.wait()))
+            .collect();
+        poll("the untimed parties waiting", || {
+            barrier.n_waiting() == untimed
+        });
+        let_them_park();
+        match kind {
+            Break::Abort => barrier.abort(),
+            Break::Reset => barrier.reset(),
+            Break::Timeout => assert_eq!(
+                barrier.wait_timeout(Duration::from_millis(20)),
+                Err(BarrierError::TimedOut)
+            ),
+            Break::ActionPanic => {
+                PANIC_NEXT.store(true, Ordering::SeqCst);
+                let r = panic::catch_unwind(AssertUnwindSafe(|| barrier.wait()));
+                assert!(r.is_err(), "the leader resumes the action's panic");
+            }
+        }
+        for w in waiters {
+            assert_eq!(join_within(w, PROMPT, &what), Err(BarrierError::Broken));
+        }
+        barrier.reset();
+        let passed = run_parties(3, |_| barrier.wait());
+        assert_eq!(indices(passed), vec![0, 1, 2], "after {kind:?}");
+    }
+}
+
+/// While the action runs the generation is full, yet the leader is not
+/// waiting: `n_waiting()` reports `parties - 1`, as documented (Python's
+/// `n_waiting` during the action).
+#[test]
+fn n_waiting_is_parties_minus_one_while_the_action_runs() {
+    let _dog = common::watchdog();
+    let gate = Gate::default();
+    let barrier = Barrier::with_action(3, || gate.hold());
+    let (during, results) = thread::scope(|s| {
+        let parties: Vec<_> = (0..3).map(|_| s.spawn(|| barrier.wait())).collect();
+        gate.wait_entered();
+        let during = (barrier.n_waiting(), barrier.is_broken());
+        gate.open(); // before asserting: a failed assert must not strand the leader
+        let results: Vec<_> = parties.into_iter().map(|p| p.join().unwrap()).collect();
+        (during, results)
+    });
+    assert_eq!(
+        during,
+        (2, false),
+        "(n_waiting, is_broken) while the action runs"
+    );
+    assert_eq!(indices(results), vec![0, 1, 2]);
+    assert_eq!(barrier.n_waiting(), 0);
 }

@@ -37,6 +37,7 @@ mod common;
 use common::poll;
 
 fn run_schedule(parties: usize, ops: &[Op]) {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(parties);
     let mut model = Model::default();
     thread::scope(|s| {

@@ -56,6 +56,7 @@ const ROUNDS: u64 = if cfg!(miri) { 8 } else { 500 };
 /// round's reads.
 #[test]
 fn a_generation_orders_writes_before_the_action_and_the_action_before_every_return() {
+    let _dog = common::watchdog();
     let slots: [Plain<u64>; THREADS] = std::array::from_fn(|_| Plain::new(0));
     let total = Plain::new(0u64);
     let barrier = Barrier::with_action(THREADS, || {
@@ -105,6 +106,7 @@ fn a_generation_orders_writes_before_the_action_and_the_action_before_every_retu
 /// CAS: a different code path).
 #[test]
 fn a_generation_without_an_action_orders_every_write_before_every_return() {
+    let _dog = common::watchdog();
     let slots: [Plain<u64>; THREADS] = std::array::from_fn(|_| Plain::new(0));
     let barrier = Barrier::new(THREADS);
     thread::scope(|s| {
@@ -131,6 +133,7 @@ fn a_generation_without_an_action_orders_every_write_before_every_return() {
 /// before aborting is visible to every waiter that returns `Err(Broken)`.
 #[test]
 fn abort_orders_the_aborters_writes_before_every_broken_return() {
+    let _dog = common::watchdog();
     for round in 0..ROUNDS {
         let note = Plain::new(0u64);
         let barrier = Barrier::new(THREADS + 1);
@@ -161,6 +164,7 @@ fn abort_orders_the_aborters_writes_before_every_broken_return() {
 /// before `run()`'s call is visible inside the function.
 #[test]
 fn a_fired_timer_orders_its_function_before_every_wait() {
+    let _dog = common::watchdog();
     for round in 0..ROUNDS {
         let input = Plain::new(round);
         let output = Plain::new(0u64);

@@ -97,6 +97,7 @@ fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, usize) {
 
 #[test]
 fn barrier_paths_allocate_nothing() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(2);
     thread::scope(|s| {
         // Both sides of many generations: spinning, parking and the leader.
@@ -151,6 +152,7 @@ fn barrier_paths_allocate_nothing() {
 
 #[test]
 fn timer_core_paths_allocate_nothing() {
+    let _dog = common::watchdog();
     let timer = Timer::new(Duration::from_millis(5), || {});
     thread::scope(|s| {
         let waiter = s.spawn(|| allocations_in(|| timer.wait()).1);

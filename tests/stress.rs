@@ -423,9 +423,11 @@ fn barrier_episode(e: Episode, dog: &Watchdog) -> usize {
 fn timer_round(rng: &mut Rng, what: &str) {
     let interval = Duration::from_nanos(rng.below(300_000));
     match rng.below(3) {
-        // One runner, one canceller at a random distance from the deadline.
+        // One runner, one canceller aimed at a random distance (up to
+        // 100 µs either way) from the deadline.
         0 => {
-            common::race_cancel(interval, rng.below(20_000), what);
+            let aim = interval.as_nanos() as i64 + rng.below(200_000) as i64 - 100_000;
+            common::race_cancel_at(interval, aim, what);
         }
         // `start()`, a cancel after a random sleep, join; sometimes the
         // function panics.

@@ -47,32 +47,148 @@ impl Gate {
     }
 }
 
-/// Races `cancel()` against a timer's deadline: a thread runs a timer of
-/// `interval`; once it is inside `run`, this thread spins `spins` hints and
-/// cancels. Checks that `run` and `cancel` tell the truth and exactly one of
-/// them won; returns whether the function fired.
-pub(crate) fn race_cancel(interval: Duration, spins: u64, what: &str) -> bool {
-    let ran = AtomicBool::new(false);
-    let timer = rallypoint::Timer::new(interval, || ran.store(true, Ordering::SeqCst));
-    let started = AtomicBool::new(false);
+/// How long a test may block before its watchdog fails it: generous, so a
+/// slow machine never trips it, short enough that a lost wake-up is a named
+/// failure within minutes rather than a CI job that hangs until it is killed.
+pub(crate) const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+/// A per-test watchdog. Create one at the top of any test that can block
+/// untimed: if the test is still running after [`HANG_LIMIT`], the watchdog
+/// names the test (the harness names each test's thread after it) on stderr
+/// and exits the whole test binary with a failure, so that a lost wake-up
+/// fails CI instead of stalling it. Dropping the guard disarms it.
+///
+/// A no-op under Miri, whose runs are orders of magnitude slower (CI bounds
+/// each Miri step with `timeout` instead).
+#[must_use = "the watchdog is disarmed when the guard drops"]
+pub(crate) struct Watchdog {
+    #[cfg(not(miri))]
+    inner: Option<(std::sync::Arc<AtomicBool>, thread::JoinHandle<()>)>,
+}
+
+pub(crate) fn watchdog() -> Watchdog {
+    watchdog_for(HANG_LIMIT)
+}
+
+pub(crate) fn watchdog_for(limit: Duration) -> Watchdog {
+    #[cfg(miri)]
+    {
+        let _ = limit;
+        Watchdog {}
+    }
+    #[cfg(not(miri))]
+    {
+        let name = thread::current()
+            .name()
+            .unwrap_or("<unnamed test>")
+            .to_owned();
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&done);
+        let dog = thread::Builder::new()
+            .name(format!("watchdog for {name}"))
+            .spawn(move || {
+                let start = Instant::now();
+                while !flag.load(Ordering::SeqCst) {
+                    if start.elapsed() > limit {
+                        // Straight to the file descriptor: the harness captures
+                        // `eprintln!` per test and would swallow it on exit.
+                        use std::io::Write;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "WATCHDOG: test `{name}` still blocked after {limit:?}: \
+                             a lost wake-up or a deadlock; failing the test binary"
+                        );
+                        std::process::exit(101);
+                    }
+                    thread::park_timeout(Duration::from_millis(100));
+                }
+            })
+            .expect("spawn the watchdog");
+        Watchdog {
+            inner: Some((done, dog)),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        #[cfg(not(miri))]
+        if let Some((done, dog)) = self.inner.take() {
+            done.store(true, Ordering::SeqCst);
+            dog.thread().unpark();
+            let _ = dog.join();
+        }
+    }
+}
+
+/// Waits up to `limit` for a thread spawned with `std::thread::spawn` (not
+/// scoped: a scope would wait for a hung thread forever) and returns its
+/// result; panics naming `what` if it is still running, so a lost wake-up
+/// is a test failure, not a hang. The hung thread is left behind; the
+/// process ends with the test binary.
+pub(crate) fn join_within<T>(handle: thread::JoinHandle<T>, limit: Duration, what: &str) -> T {
+    let start = Instant::now();
+    while !handle.is_finished() {
+        assert!(
+            start.elapsed() < limit,
+            "{what}: still blocked after {limit:?} (a lost wake-up?)"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    handle.join().unwrap()
+}
+
+/// Races `cancel()` against a timer's deadline, aimed: a thread runs a
+/// timer of `interval`; this thread cancels at `aim` after the moment the
+/// runner called `run` (`aim` may fall before or after the deadline, and
+/// may be negative: then the cancel goes out at once). Checks that `run`
+/// and `cancel` tell the truth and exactly one of them won, and that a
+/// fire never came before the deadline. Returns whether the function fired.
+pub(crate) fn race_cancel_at(interval: Duration, aim: i64, what: &str) -> bool {
+    let fired_at = std::sync::Mutex::new(None);
+    let timer = rallypoint::Timer::new(interval, || {
+        *fired_at.lock().unwrap() = Some(Instant::now());
+    });
+    let called = std::sync::OnceLock::new();
     let (fired, cancelled) = thread::scope(|s| {
         let runner = s.spawn(|| {
-            started.store(true, Ordering::SeqCst);
+            called.set(Instant::now()).unwrap();
             timer.run()
         });
-        // Cancel at varying distances from the deadline, not before the
-        // runner even exists.
-        while !started.load(Ordering::SeqCst) {
+        let start = loop {
+            if let Some(t) = called.get() {
+                break *t;
+            }
             std::hint::spin_loop();
-        }
-        for _ in 0..spins {
+        };
+        let at = if aim >= 0 {
+            start + Duration::from_nanos(aim as u64)
+        } else {
+            start
+        };
+        while Instant::now() < at {
             std::hint::spin_loop();
         }
         let cancelled = timer.cancel();
         (runner.join().unwrap(), cancelled)
     });
-    let ran = ran.load(Ordering::SeqCst);
-    assert_eq!(ran, fired, "{what}: run() must say whether it fired");
-    assert_ne!(ran, cancelled, "{what}: fired={ran}, cancel()={cancelled}");
-    ran
+    let fired_at = *fired_at.lock().unwrap();
+    assert_eq!(
+        fired_at.is_some(),
+        fired,
+        "{what}: run() must say whether it fired"
+    );
+    assert_ne!(
+        fired, cancelled,
+        "{what}: fired={fired}, cancel()={cancelled}"
+    );
+    if let Some(at) = fired_at {
+        let start = *called.get().unwrap();
+        assert!(
+            at - start >= interval,
+            "{what}: fired {:?} after run(), before its {interval:?} interval",
+            at - start
+        );
+    }
+    fired
 }

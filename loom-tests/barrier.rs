@@ -143,9 +143,7 @@ fn timeout_racing_the_last_arrival_is_all_or_nothing() {
 
 #[test]
 fn timeout_with_a_parked_third_party() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
-    builder.check(|| {
+    loom::model(|| {
         let barrier = Arc::new(Barrier::new(3));
         let b1 = Arc::clone(&barrier);
         let timed = spawn(move || b1.wait_timeout(Duration::from_secs(1)));

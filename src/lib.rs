@@ -17,13 +17,16 @@ pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;
 #[cfg(all(
     not(loom),
-    not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        windows,
-        target_vendor = "apple"
-    ))
+    any(
+        rallypoint_force_spin, // tests only: the spin backend on a host (futex/mod.rs)
+        not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            windows,
+            target_vendor = "apple"
+        ))
+    )
 ))]
 pub use futex::set_clock;
 #[cfg(feature = "alloc")]

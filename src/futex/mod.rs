@@ -40,6 +40,7 @@ mod imp;
 
 #[cfg(all(
     not(loom),
+    not(rallypoint_force_spin),
     any(
         target_os = "linux",
         target_os = "android",
@@ -50,35 +51,45 @@ mod imp;
 #[allow(unsafe_code)]
 mod unix;
 
-#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+#[cfg(all(
+    not(loom),
+    not(rallypoint_force_spin),
+    any(target_os = "linux", target_os = "android")
+))]
 #[allow(unsafe_code)]
 #[path = "linux.rs"]
 mod imp;
 
-#[cfg(all(not(loom), target_os = "freebsd"))]
+#[cfg(all(not(loom), not(rallypoint_force_spin), target_os = "freebsd"))]
 #[allow(unsafe_code)]
 #[path = "freebsd.rs"]
 mod imp;
 
-#[cfg(all(not(loom), windows))]
+#[cfg(all(not(loom), not(rallypoint_force_spin), windows))]
 #[allow(unsafe_code)]
 #[path = "windows.rs"]
 mod imp;
 
-#[cfg(all(not(loom), target_vendor = "apple"))]
+#[cfg(all(not(loom), not(rallypoint_force_spin), target_vendor = "apple"))]
 #[allow(unsafe_code)]
 #[path = "apple.rs"]
 mod imp;
 
+// `--cfg rallypoint_force_spin` (tests only: .ci/run) selects the no-OS
+// spin backend on any host, so Barrier and Timer run on it natively; the
+// tests register a clock with `set_clock`, as a bare-metal user must.
 #[cfg(all(
     not(loom),
-    not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        windows,
-        target_vendor = "apple"
-    ))
+    any(
+        rallypoint_force_spin,
+        not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            windows,
+            target_vendor = "apple"
+        ))
+    )
 ))]
 #[allow(unsafe_code)]
 #[path = "spin.rs"]
@@ -89,6 +100,7 @@ mod imp;
 #[cfg(all(
     test,
     not(loom),
+    not(rallypoint_force_spin),
     any(
         target_os = "linux",
         target_os = "android",
@@ -103,13 +115,16 @@ mod spin;
 
 #[cfg(all(
     not(loom),
-    not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        windows,
-        target_vendor = "apple"
-    ))
+    any(
+        rallypoint_force_spin,
+        not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            windows,
+            target_vendor = "apple"
+        ))
+    )
 ))]
 pub use imp::set_clock;
 

@@ -630,3 +630,59 @@ fn n_waiting_is_parties_minus_one_while_the_action_runs() {
     assert_eq!(indices(results), vec![0, 1, 2]);
     assert_eq!(barrier.n_waiting(), 0);
 }
+
+/// A party whose own deadline passed while something else broke its
+/// generation reports `TimedOut`, not `Broken`: its timeout elapsed before
+/// the generation completed. To be sure its deadline has passed before it
+/// looks, the party is stalled in a signal handler (as a preemption or a
+/// debugger would stall it) across its deadline and the abort.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg_attr(miri, ignore = "Miri has no signals")]
+#[test]
+#[allow(unsafe_code)] // sigaction, pthread_kill: test set-up only.
+fn a_broken_party_whose_deadline_passed_gets_timed_out() {
+    use std::sync::atomic::AtomicBool;
+    let _dog = common::watchdog();
+    static STALLED: AtomicBool = AtomicBool::new(false);
+    static RESUME: AtomicBool = AtomicBool::new(false);
+    extern "C" fn stall(_: libc::c_int) {
+        // Async-signal-safe: atomics only.
+        STALLED.store(true, Ordering::SeqCst);
+        while !RESUME.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    }
+    // SAFETY: (test) all-zero is a valid `sigaction`.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = stall as extern "C" fn(libc::c_int) as usize;
+    // SAFETY: (test) `action` is a valid sigaction; the old one is not read.
+    let r = unsafe { libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) };
+    assert_eq!(r, 0);
+
+    let barrier = leaked(Barrier::new(3));
+    let timeout = Duration::from_millis(50);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let party = thread::spawn(move || {
+        // SAFETY: (test) pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        barrier.wait_timeout(timeout)
+    });
+    let pthread = rx.recv().unwrap();
+    poll("the party waiting", || barrier.n_waiting() == 1);
+    // SAFETY: (test) the thread runs until it returns from `wait_timeout`,
+    // which it cannot do before its deadline, 50 ms away.
+    assert_eq!(unsafe { libc::pthread_kill(pthread, libc::SIGUSR2) }, 0);
+    // (A sanitizer may delay the signal past the party's own timeout: then
+    // the party times out by itself, which must also read TimedOut.)
+    poll("the party stalled", || {
+        STALLED.load(Ordering::SeqCst) || party.is_finished()
+    });
+    thread::sleep(timeout + Duration::from_millis(20)); // its deadline passes
+    barrier.abort(); // someone else breaks the generation
+    RESUME.store(true, Ordering::SeqCst);
+    assert_eq!(
+        join_within(party, PROMPT, "the stalled party"),
+        Err(BarrierError::TimedOut),
+        "a party whose own deadline had passed"
+    );
+}

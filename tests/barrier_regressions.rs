@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// `Err(Broken)` promptly, while the finishing generation still passes.
 #[test]
 fn abort_during_the_action_fails_parked_arrivals_promptly() {
+    let _dog = common::watchdog();
     let gate = Gate::default();
     let barrier = Barrier::with_action(2, || gate.hold());
     thread::scope(|s| {
@@ -85,6 +86,7 @@ fn abort_during_the_action_fails_parked_arrivals_promptly() {
 /// generation passes, and the barrier is usable again afterwards.
 #[test]
 fn reset_during_the_action_undoes_a_pending_abort() {
+    let _dog = common::watchdog();
     let gate = Gate::default();
     let barrier = Barrier::with_action(2, || gate.hold());
     thread::scope(|s| {
@@ -107,6 +109,7 @@ fn reset_during_the_action_undoes_a_pending_abort() {
 /// someone else reports `TimedOut`, not `Broken` (rule 4).
 #[test]
 fn broken_party_whose_own_deadline_passed_reports_timed_out() {
+    let _dog = common::watchdog();
     let barrier = Barrier::new(3);
     thread::scope(|s| {
         let short = s.spawn(|| barrier.wait_timeout(Duration::from_millis(50)));
@@ -270,6 +273,8 @@ mod stalled_waiter {
     /// Both variants share one signal; run them in one test, in turn.
     #[test]
     fn stalled_waiter_never_misreads_its_generation_after_gen_wraps() {
+        // 2^19+ generations per lap: a longer leash than the default.
+        let _dog = common::watchdog_for(std::time::Duration::from_secs(300));
         stall_across_a_lap(false);
         stall_across_a_lap(true);
     }

@@ -168,10 +168,11 @@ fn thousand_cancels_aimed_at_the_deadline_tell_the_truth() {
     println!("{races} races: {fired} fired, {cancelled} cancelled; fires land ~{late_ns} ns late");
     assert_eq!(fired + cancelled, races);
     if !cfg!(miri) {
-        // Balanced by construction when the race is real; 1 in 10 leaves
-        // room for a noisy machine.
+        // Balanced by construction when the race is real (~500 each on a
+        // quiet machine); 1 in 20 leaves room for an overloaded one, where
+        // the canceller's spin overshoots its aim.
         assert!(
-            fired >= races / 10 && cancelled >= races / 10,
+            fired >= races / 20 && cancelled >= races / 20,
             "not a race: {fired} fired, {cancelled} cancelled of {races}"
         );
     }

@@ -463,13 +463,10 @@ fn too_many_parties_panics() {
 #[test]
 fn max_parties_is_accepted() {
     let _dog = common::watchdog();
+    // The boundary itself (too_many_parties_panics checks one above it);
+    // the documented minimum is a unit test beside the layout.
     let b = Barrier::new(Barrier::MAX_PARTIES);
     assert_eq!(b.parties(), Barrier::MAX_PARTIES);
-    #[cfg(all(target_has_atomic = "64", not(rallypoint_narrow_state)))]
-    const {
-        assert!(Barrier::MAX_PARTIES >= 65_535)
-    };
-    const { assert!(Barrier::MAX_PARTIES >= 1_023) };
 }
 
 #[test]

@@ -10,8 +10,11 @@ extern crate std;
 mod barrier;
 mod error;
 mod futex;
+mod precision;
 mod sync;
 mod timer;
+#[cfg(feature = "alloc")]
+mod timer_queue;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;
@@ -30,4 +33,7 @@ pub use futex::set_clock;
 pub use timer::TimerControl;
 #[cfg(feature = "std")]
 pub use timer::TimerHandle;
+pub use precision::Precision;
 pub use timer::{Timer, TimerState};
+#[cfg(feature = "alloc")]
+pub use timer_queue::{ScheduledTimer, TimerQueue};

@@ -14,11 +14,15 @@
 pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(all(not(loom), feature = "alloc"))]
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize};
 
 #[cfg(all(loom, target_has_atomic = "64"))]
 pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::Ordering;
+#[cfg(all(loom, feature = "alloc"))]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize};
 
 /// Under loom: loom's `AtomicU32` plus the futex model's per-word lock.
 #[cfg(loom)]

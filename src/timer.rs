@@ -548,6 +548,7 @@ pub use control::TimerControl;
 #[cfg(feature = "std")]
 mod handle {
     use super::{Timer, TimerControl, TimerState};
+    use crate::Precision;
     use core::time::Duration;
     use std::thread::{self, JoinHandle};
 
@@ -580,10 +581,36 @@ mod handle {
         /// handle.join().unwrap();
         /// ```
         pub fn start(self) -> TimerHandle {
+            self.start_with_precision(Precision::Default)
+        }
+
+        /// [`start`](Self::start), choosing how precisely the timer's
+        /// thread wakes for its deadline (see [`Precision`]; on Linux,
+        /// `Precise` sets that thread's timer slack to 1 ns). Never early
+        /// either way.
+        ///
+        /// # Panics
+        ///
+        /// If the OS cannot create a thread.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::{Precision, Timer};
+        /// use std::time::Duration;
+        ///
+        /// let handle = Timer::new(Duration::from_millis(1), || {})
+        ///     .start_with_precision(Precision::Precise);
+        /// handle.join().unwrap();
+        /// ```
+        pub fn start_with_precision(self, precision: Precision) -> TimerHandle {
             let (control, thread) = self.start_shared(|body| {
                 thread::Builder::new()
                     .name("rallypoint-timer".into())
-                    .spawn(body)
+                    .spawn(move || {
+                        let _precision = crate::precision::apply(precision);
+                        body();
+                    })
                     .expect("rallypoint: failed to spawn the timer thread")
             });
             TimerHandle { control, thread }

@@ -1,4 +1,5 @@
 //! [`Precision`]: how precisely a timer thread's timed waits end.
+#![cfg_attr(not(feature = "alloc"), allow(dead_code))] // Only TimerQueue and Timer::start apply it.
 //!
 //! On Linux and Android a thread's *timer slack* lets the kernel end its
 //! timed waits up to that many nanoseconds late (never early) so that it

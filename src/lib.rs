@@ -35,5 +35,8 @@ pub use timer::TimerControl;
 pub use timer::TimerHandle;
 pub use precision::Precision;
 pub use timer::{Timer, TimerState};
+#[cfg(all(feature = "alloc", loom))]
+#[doc(hidden)]
+pub use timer_queue::loom_clock;
 #[cfg(feature = "alloc")]
 pub use timer_queue::{ScheduledTimer, TimerQueue};

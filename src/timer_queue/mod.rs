@@ -60,7 +60,12 @@ const NEVER: u64 = u64::MAX;
 /// A cancel wakes a sleeping driver once per this many cancel messages, so
 /// that cancelled timers' memory comes back without a syscall per cancel
 /// (each holds at most a node: the canceller drops the closure at once).
+#[cfg(not(loom))]
 pub(crate) const RECLAIM_BATCH: u32 = 64;
+/// Under loom every cancel message to a parked driver wakes it, so that the
+/// models explore that wake.
+#[cfg(loom)]
+pub(crate) const RECLAIM_BATCH: u32 = 1;
 
 /// A run or miss counter: 64 bits where the target has 64-bit atomics.
 #[cfg(target_has_atomic = "64")]
@@ -98,9 +103,22 @@ fn nanos(d: Duration) -> u64 {
         .unwrap_or(NEVER)
 }
 
+/// The crate's monotonic clock (under loom: the model clock below).
+#[inline]
+fn clock() -> Duration {
+    #[cfg(not(loom))]
+    {
+        futex::now()
+    }
+    #[cfg(loom)]
+    {
+        Duration::from_nanos(loom_clock::NOW.with(core::cell::Cell::get))
+    }
+}
+
 #[inline]
 fn now_ns() -> u64 {
-    nanos(futex::now())
+    nanos(clock())
 }
 
 /// The due time `delay` from now; [`NEVER`] for `Duration::MAX` or on
@@ -110,7 +128,26 @@ fn due_after(delay: Duration) -> u64 {
     if delay == Duration::MAX {
         return NEVER;
     }
-    futex::now().checked_add(delay).map_or(NEVER, nanos)
+    clock().checked_add(delay).map_or(NEVER, nanos)
+}
+
+/// Under loom the queue reads a clock the models set (loom has no time; the
+/// wait layer's clock stays at zero). Not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_clock {
+    extern crate std;
+
+    std::thread_local! {
+        /// Nanoseconds. Thread-local to the OS thread, which loom's model
+        /// threads share (they are coroutines on it) and other tests do not.
+        pub(super) static NOW: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    }
+
+    /// Sets the model clock.
+    pub fn set(now: core::time::Duration) {
+        NOW.with(|c| c.set(super::nanos(now)));
+    }
 }
 
 /// A repeating timer's next due time after a run that was due at `due`
@@ -800,12 +837,14 @@ impl Drop for TimerQueue {
         // must finish before it is freed.
         if let Some(tok) = shared.inbox.try_drive() {
             while !shared.sweep_deferred(&tok) {
-                #[cfg(feature = "std")]
+                #[cfg(loom)]
+                loom::thread::yield_now();
+                #[cfg(all(not(loom), feature = "std"))]
                 {
                     extern crate std;
                     std::thread::yield_now();
                 }
-                #[cfg(not(feature = "std"))]
+                #[cfg(all(not(loom), not(feature = "std")))]
                 core::hint::spin_loop();
             }
             shared.inbox.release_drained(tok);

@@ -32,7 +32,11 @@ fn counter() -> (Arc<AtomicUsize>, impl FnMut() + Send + 'static) {
 /// Checks that a finished one-shot tells the truth.
 fn assert_exactly_one(timer: &ScheduledTimer, cancelled: bool, runs: usize) {
     assert!(runs <= 1);
-    assert_ne!(cancelled, runs == 1, "cancel() must be true iff the function never ran");
+    assert_ne!(
+        cancelled,
+        runs == 1,
+        "cancel() must be true iff the function never ran"
+    );
     let expected = if cancelled {
         TimerState::Cancelled
     } else {

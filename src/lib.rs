@@ -29,11 +29,11 @@ pub use error::BarrierError;
     ))
 ))]
 pub use futex::set_clock;
+pub use precision::Precision;
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]
 pub use timer::TimerHandle;
-pub use precision::Precision;
 pub use timer::{Timer, TimerState};
 #[cfg(all(feature = "alloc", loom))]
 #[doc(hidden)]

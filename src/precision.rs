@@ -31,21 +31,13 @@ pub enum Precision {
 /// Restores the thread's previous timer slack when dropped.
 #[derive(Debug)]
 pub(crate) struct Applied {
-    #[cfg(all(
-        any(target_os = "linux", target_os = "android"),
-        not(miri),
-        not(loom)
-    ))]
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri), not(loom)))]
     old: Option<core::ffi::c_ulong>,
 }
 
 /// Applies `precision` to the calling thread until the result is dropped.
 pub(crate) fn apply(precision: Precision) -> Applied {
-    #[cfg(all(
-        any(target_os = "linux", target_os = "android"),
-        not(miri),
-        not(loom)
-    ))]
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri), not(loom)))]
     {
         if precision == Precision::Default {
             return Applied { old: None };
@@ -54,11 +46,7 @@ pub(crate) fn apply(precision: Precision) -> Applied {
         imp::set(1);
         Applied { old: Some(old) }
     }
-    #[cfg(not(all(
-        any(target_os = "linux", target_os = "android"),
-        not(miri),
-        not(loom)
-    )))]
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri), not(loom))))]
     {
         let _ = precision;
         Applied {}
@@ -67,22 +55,14 @@ pub(crate) fn apply(precision: Precision) -> Applied {
 
 impl Drop for Applied {
     fn drop(&mut self) {
-        #[cfg(all(
-            any(target_os = "linux", target_os = "android"),
-            not(miri),
-            not(loom)
-        ))]
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri), not(loom)))]
         if let Some(old) = self.old {
             imp::set(old);
         }
     }
 }
 
-#[cfg(all(
-    any(target_os = "linux", target_os = "android"),
-    not(miri),
-    not(loom)
-))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri), not(loom)))]
 #[allow(unsafe_code)]
 mod imp {
     use core::ffi::c_ulong;
@@ -106,7 +86,12 @@ mod imp {
     }
 }
 
-#[cfg(all(test, any(target_os = "linux", target_os = "android"), not(miri), not(loom)))]
+#[cfg(all(
+    test,
+    any(target_os = "linux", target_os = "android"),
+    not(miri),
+    not(loom)
+))]
 mod tests {
     use super::*;
 

@@ -12,10 +12,10 @@
 
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64;
-#[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 #[cfg(all(not(loom), feature = "alloc"))]
 pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize};
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 
 #[cfg(all(loom, target_has_atomic = "64"))]
 pub(crate) use loom::sync::atomic::AtomicU64;

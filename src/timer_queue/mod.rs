@@ -300,8 +300,7 @@ impl Shared {
             }
             // Release: our read of the node's inbox link happens-before a
             // canceller (AcqRel) that sees LINKED reuses it for a message.
-            match state.compare_exchange_weak(s, s | LINKED, Ordering::Release, Ordering::Relaxed)
-            {
+            match state.compare_exchange_weak(s, s | LINKED, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(actual) => s = actual,
             }
@@ -803,6 +802,7 @@ impl TimerQueue {
     /// ```
     /// use rallypoint::TimerQueue;
     /// use std::time::Duration;
+    /// # if cfg!(miri) { return; } // Miri reports the driver thread outliving main.
     /// let timer = TimerQueue::global().schedule(Duration::from_millis(1), || {});
     /// timer.join().unwrap();
     /// assert!(core::ptr::eq(TimerQueue::global(), TimerQueue::global()));
@@ -927,7 +927,11 @@ impl ScheduledTimer {
         }
         if let Some(tags) = cancel.send_message() {
             if tags & TAG_PARKED != 0
-                && shared.garbage.fetch_add(1, Ordering::Relaxed).wrapping_add(1) == RECLAIM_BATCH
+                && shared
+                    .garbage
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_add(1)
+                    == RECLAIM_BATCH
                 && shared.sleep_until.lower_to(0)
             {
                 shared.notify();
@@ -1034,7 +1038,9 @@ impl ScheduledTimer {
             return Ok(());
         }
         Err(self.node.take_panic().unwrap_or_else(|| {
-            alloc::boxed::Box::new("rallypoint: the timer's function panicked (another join took the payload)")
+            alloc::boxed::Box::new(
+                "rallypoint: the timer's function panicked (another join took the payload)",
+            )
         }))
     }
 

@@ -395,7 +395,10 @@ impl Owned {
     pub(super) fn claim(&self, from: u32, to: u32, success: Ordering) -> Result<Claim<'_>, u32> {
         check(to);
         if phase(from) != WAITING || !(phase(to) == RUNNING || phase(to) == CANCELLED) {
-            debug_assert!(false, "timer claim {from:#x} -> {to:#x}: not a claiming edge");
+            debug_assert!(
+                false,
+                "timer claim {from:#x} -> {to:#x}: not a claiming edge"
+            );
             return Err(from);
         }
         // Failure Acquire: the caller decides on the value it sees (a
@@ -698,12 +701,10 @@ impl SharedCell {
         let fresh = Box::into_raw(Box::new(init()));
         // AcqRel: Release publishes the initialised box; Acquire (on
         // failure) pairs with the winner's Release.
-        match self.ptr.compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
+        match self
+            .ptr
+            .compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
             // SAFETY: just published; freed only by `take` (SAFETY.md, "TimerQueue: memory reclamation").
             Ok(_) => unsafe { &*fresh },
             Err(winner) => {

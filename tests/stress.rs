@@ -551,3 +551,107 @@ fn soak_barriers_and_timers() {
         timers_done.into_inner()
     );
 }
+
+/// The TimerQueue soak: three threads schedule batches of one-shot and
+/// repeating timers (some of whose functions panic) on one driven queue,
+/// then cancel them at random distances from their deadlines, or let them
+/// fire. Checks `cancel()` ⇔ not run, one run per fired one-shot, no run
+/// after a repeating timer's cancel, panics reported by `join`, every
+/// waiter returning (a bounded wait: a lost wake fails, not hangs), and
+/// `len()` back to zero.
+#[test]
+#[ignore = "long: run with --ignored"]
+fn soak_timer_queue() {
+    silence_deliberate_panics();
+    let seed = seed();
+    let length = soak_length();
+    let queue = rallypoint::TimerQueue::new();
+    let timers = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let driver = s.spawn(|| queue.run());
+        let workers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let (queue, timers) = (&queue, &timers);
+                s.spawn(move || {
+                    let mut rng = Rng::new(seed ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let start = Instant::now();
+                    while start.elapsed() < length {
+                        let what = format!("RALLYPOINT_SEED={seed}, queue worker {t}");
+                        let batch: Vec<_> = (0..1 + rng.below(64))
+                            .map(|_| {
+                                let ran = Arc::new(AtomicUsize::new(0));
+                                let r = Arc::clone(&ran);
+                                let panics = rng.below(16) == 0;
+                                let repeating = rng.below(6) == 0;
+                                let delay = Duration::from_nanos(rng.below(2_000_000));
+                                let f = move || {
+                                    r.fetch_add(1, Ordering::SeqCst);
+                                    if panics {
+                                        panic::panic_any(DELIBERATE);
+                                    }
+                                };
+                                let timer = if repeating {
+                                    queue
+                                        .schedule_repeating(delay.max(Duration::from_micros(50)), f)
+                                } else {
+                                    queue.schedule(delay, f)
+                                };
+                                (timer, ran, panics, repeating, rng.below(3) == 0)
+                            })
+                            .collect();
+                        thread::sleep(Duration::from_nanos(rng.below(1_500_000)));
+                        for (timer, ran, panics, repeating, let_fire) in batch {
+                            let cancelled = if let_fire && !repeating {
+                                None
+                            } else {
+                                Some(timer.cancel())
+                            };
+                            assert!(timer.wait_timeout(STALL), "{what}: a waiter never returned");
+                            let runs = ran.load(Ordering::SeqCst);
+                            assert_eq!(timer.runs(), runs as u64, "{what}: runs()");
+                            match (repeating, cancelled) {
+                                (false, None) => assert_eq!(runs, 1, "{what}: fired {runs}×"),
+                                (false, Some(c)) => {
+                                    assert_ne!(c, runs == 1, "{what}: cancel() = {c}, ran {runs}×")
+                                }
+                                (true, Some(true)) => {
+                                    thread::sleep(Duration::from_micros(200));
+                                    assert_eq!(
+                                        ran.load(Ordering::SeqCst),
+                                        runs,
+                                        "{what}: ran after cancel"
+                                    );
+                                    assert_eq!(timer.state(), rallypoint::TimerState::Cancelled);
+                                }
+                                (true, _) => assert!(
+                                    panics && runs >= 1,
+                                    "{what}: a repeating timer could not be stopped"
+                                ),
+                            }
+                            match timer.join() {
+                                Err(payload) => {
+                                    assert!(
+                                        panics && runs >= 1,
+                                        "{what}: join failed without a panic"
+                                    );
+                                    assert_deliberate(&*payload, &what);
+                                }
+                                Ok(()) => {
+                                    assert!(!(panics && runs >= 1), "{what}: the panic was lost")
+                                }
+                            }
+                            timers.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(queue.len(), 0, "len() after every timer finished");
+        queue.shutdown();
+        driver.join().unwrap();
+    });
+    println!("queue soak {length:?}: {} timers", timers.into_inner());
+}

@@ -746,7 +746,10 @@ fn timers_across_wheel_levels_fire_in_due_order() {
     let order = order.lock().unwrap();
     let mut sorted = delays.clone();
     sorted.sort_unstable();
-    assert_eq!(order.iter().map(|&(ns, _)| ns).collect::<Vec<_>>(), sorted);
+    if !cfg!(miri) {
+        // (Under Miri the driver may start after all of them are due.)
+        assert_eq!(order.iter().map(|&(ns, _)| ns).collect::<Vec<_>>(), sorted);
+    }
     for &(ns, at) in order.iter() {
         assert!(
             at >= Duration::from_nanos(ns),

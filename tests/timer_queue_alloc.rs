@@ -120,7 +120,7 @@ fn one_allocation_per_timer_and_none_in_cancel_state_wait_or_the_driver() {
         for i in 0..count {
             timers.push(
                 queue.schedule(Duration::from_secs(3600 + i as u64), move || {
-                    let _ = payload;
+                    std::hint::black_box(payload);
                 }),
             );
             timers.push(queue.schedule_repeating(Duration::from_secs(60), || {}));
@@ -180,6 +180,15 @@ fn bytes_per_pending_timer_and_memory_back_right_after_cancels() {
     let payload = [1u64; 4]; // a 32-byte closure
     thread::scope(|s| {
         let driver = s.spawn(|| queue.run());
+        // A failed assertion must fail the test, not leave the scope
+        // waiting for the driver.
+        struct ShutDownOnDrop<'a>(&'a TimerQueue);
+        impl Drop for ShutDownOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.shutdown();
+            }
+        }
+        let _guard = ShutDownOnDrop(&queue);
         drop(queue.schedule(Duration::ZERO, || {}));
         let mut timers: Vec<ScheduledTimer> = Vec::with_capacity(count);
         common::poll("the warm-up timer", || queue.is_empty());
@@ -187,7 +196,7 @@ fn bytes_per_pending_timer_and_memory_back_right_after_cancels() {
         for i in 0..count {
             timers.push(
                 queue.schedule(Duration::from_secs(3600 + (i % 1000) as u64), move || {
-                    let _ = payload;
+                    std::hint::black_box(payload);
                 }),
             );
         }

@@ -556,16 +556,21 @@ impl Claim<'_> {
     }
 
     fn finish_running(&mut self, to: u32) {
-        self.drop_body();
         check(to);
-        // Release: pairs with `wait`'s Acquire loads (the run's effects,
-        // the body's drop, the payload).
-        let old = self.node.state().swap(to, Ordering::Release);
-        check(old);
-        debug_assert_eq!(phase(old), RUNNING, "finish from {old:#x}");
-        if old & PARKED != 0 {
-            futex::wake_all(self.node.state());
-        }
+        let node = self.node;
+        let publish = move || {
+            // Release: pairs with `wait`'s Acquire loads (the run's
+            // effects, the body's drop, the payload).
+            let old = node.state().swap(to, Ordering::Release);
+            check(old);
+            debug_assert_eq!(phase(old), RUNNING, "finish from {old:#x}");
+            if old & PARKED != 0 {
+                futex::wake_all(node.state());
+            }
+        };
+        // A panicking destructor of the body still finishes the timer.
+        crate::sync::on_unwind(|| self.drop_body(), publish);
+        publish();
     }
 
     fn drop_body(&mut self) {

@@ -2,7 +2,7 @@
 //! `benches/timer_queue.rs` and the tokio / scheduled-thread-pool anchors
 //! (`benches/timer-anchors/`): one `Service` trait, the contenders that
 //! need no extra dependency, and the measurements.
-#![allow(dead_code)] // Each includer uses a subset.
+#![allow(dead_code, unreachable_pub)] // Each includer uses a subset; the anchors crate needs `pub`.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Bench code uses std.
 #![allow(unsafe_code)] // The counting allocator only.
 
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------- allocator
 
 /// Counts live bytes of the whole process (declare it `#[global_allocator]`).
-pub struct Counting;
-pub static LIVE: AtomicIsize = AtomicIsize::new(0);
+pub(crate) struct Counting;
+pub(crate) static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
@@ -35,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// The process's peak and current resident memory (Linux), in MiB.
-pub fn rss_mib() -> (f64, f64) {
+pub(crate) fn rss_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status
@@ -51,7 +51,7 @@ pub fn rss_mib() -> (f64, f64) {
 // ---------------------------------------------------------------- services
 
 /// A timer service: schedule a one-shot, cancel it.
-pub trait Service: Sync {
+pub(crate) trait Service: Sync {
     type Handle: Send;
     fn name(&self) -> String;
     fn schedule<F: FnOnce() + Send + 'static>(&self, delay: Duration, f: F) -> Self::Handle;
@@ -60,14 +60,14 @@ pub trait Service: Sync {
 }
 
 /// `rallypoint::TimerQueue` driven by its own thread.
-pub struct Queue {
+pub(crate) struct Queue {
     queue: Arc<TimerQueue>,
     driver: Option<thread::JoinHandle<()>>,
     precision: Precision,
 }
 
 impl Queue {
-    pub fn new(precision: Precision) -> Self {
+    pub(crate) fn new(precision: Precision) -> Self {
         let queue = Arc::new(TimerQueue::new().with_precision(precision));
         let q = Arc::clone(&queue);
         let driver = Some(thread::spawn(move || q.run()));
@@ -77,7 +77,7 @@ impl Queue {
             precision,
         }
     }
-    pub fn queue(&self) -> &TimerQueue {
+    pub(crate) fn queue(&self) -> &TimerQueue {
         &self.queue
     }
 }
@@ -110,17 +110,17 @@ impl Service for Queue {
 /// Java's `ScheduledThreadPoolExecutor` shape: a `Mutex<BinaryHeap>` and a
 /// `Condvar` driver thread; cancel sets a flag (the entry stays in the heap
 /// until due, as in `scheduled-thread-pool` and STPE's default).
-pub struct Heap {
+pub(crate) struct Heap {
     shared: Arc<HeapShared>,
     driver: Option<thread::JoinHandle<()>>,
 }
 
-pub struct HeapShared {
+pub(crate) struct HeapShared {
     heap: Mutex<(BinaryHeap<HeapEntry>, u64, bool)>,
     cond: Condvar,
 }
 
-pub struct HeapEntry {
+pub(crate) struct HeapEntry {
     due: Instant,
     seq: u64,
     cancelled: Arc<AtomicBool>,
@@ -145,7 +145,7 @@ impl Ord for HeapEntry {
 }
 
 impl Heap {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let shared = Arc::new(HeapShared {
             heap: Mutex::new((BinaryHeap::new(), 0, false)),
             cond: Condvar::new(),
@@ -197,7 +197,7 @@ impl Service for Heap {
         let mut g = self.shared.heap.lock().unwrap();
         g.1 += 1;
         let seq = g.1;
-        let earliest = g.0.peek().is_none_or(|e| due < e.due);
+        let earliest = g.0.peek().map_or(true, |e| due < e.due);
         g.0.push(HeapEntry {
             due,
             seq,
@@ -218,12 +218,12 @@ impl Service for Heap {
 // ---------------------------------------------------------------- measurements
 
 /// A tiny xorshift for spreading due times.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -238,7 +238,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Median ns per `schedule` and per `cancel` (batches of `batch`, timers an
 /// hour or more away), with `pending` other timers already scheduled.
-pub fn schedule_cancel_ns<S: Service>(
+pub(crate) fn schedule_cancel_ns<S: Service>(
     s: &S,
     pending: usize,
     batches: usize,
@@ -274,7 +274,7 @@ pub fn schedule_cancel_ns<S: Service>(
 }
 
 /// schedule+cancel pairs per second from `threads` threads for `ms`.
-pub fn pairs_per_sec<S: Service>(s: &S, threads: usize, ms: u64) -> f64 {
+pub(crate) fn pairs_per_sec<S: Service>(s: &S, threads: usize, ms: u64) -> f64 {
     let stop = AtomicBool::new(false);
     let total = AtomicU64::new(0);
     thread::scope(|sc| {
@@ -300,7 +300,7 @@ pub fn pairs_per_sec<S: Service>(s: &S, threads: usize, ms: u64) -> f64 {
 }
 
 /// Live bytes per pending timer (a zero-sized closure), from `LIVE`.
-pub fn bytes_per_timer<S: Service>(s: &S, n: usize) -> f64 {
+pub(crate) fn bytes_per_timer<S: Service>(s: &S, n: usize) -> f64 {
     let mut handles = Vec::with_capacity(n);
     let before = LIVE.load(Ordering::SeqCst);
     for i in 0..n {
@@ -317,7 +317,7 @@ pub fn bytes_per_timer<S: Service>(s: &S, n: usize) -> f64 {
 
 /// Lateness (fired - due) of `k` timers due evenly at random over `span`:
 /// (min, p50, p99) in µs. `min < 0` would be an early fire.
-pub fn lateness<S: Service>(s: &S, k: usize, span: Duration) -> (f64, f64, f64) {
+pub(crate) fn lateness<S: Service>(s: &S, k: usize, span: Duration) -> (f64, f64, f64) {
     let base = Instant::now();
     let fired: Arc<Vec<AtomicU64>> = Arc::new((0..k).map(|_| AtomicU64::new(0)).collect());
     let mut rng = Rng::new(99);
@@ -354,7 +354,7 @@ pub fn lateness<S: Service>(s: &S, k: usize, span: Duration) -> (f64, f64, f64) 
 /// Schedules `n` timers an hour or more away, then cancels all: (schedule
 /// s, cancel s, peak RSS MiB after scheduling, RSS MiB after cancelling and
 /// letting the driver reclaim).
-pub fn many<S: Service>(s: &S, n: usize) -> (f64, f64, f64, f64) {
+pub(crate) fn many<S: Service>(s: &S, n: usize) -> (f64, f64, f64, f64) {
     let mut rng = Rng::new(5);
     let mut handles = Vec::with_capacity(n);
     let t = Instant::now();

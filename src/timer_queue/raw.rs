@@ -20,7 +20,7 @@ use super::Shared;
 use crate::futex;
 use crate::sync::{AtomicPtr, AtomicU32, Ordering};
 use alloc::boxed::Box;
-use core::cell::UnsafeCell as CoreCell;
+use core::cell::UnsafeCell as CoreUnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -88,7 +88,7 @@ fn check(s: u32) {
 
 /// A field only the driver touches (or the scheduler, before the node is
 /// shared). Reads and writes need the driver's [`Token`].
-pub(super) struct DriverCell<T: Copy>(CoreCell<T>);
+pub(super) struct DriverCell<T: Copy>(CoreUnsafeCell<T>);
 
 // SAFETY: every access takes a `Token`, and at most one exists per queue at a time (SAFETY.md, "TimerQueue: who owns what").
 unsafe impl<T: Copy + Send> Sync for DriverCell<T> {}
@@ -97,7 +97,7 @@ unsafe impl<T: Copy> Send for DriverCell<T> {}
 
 impl<T: Copy> DriverCell<T> {
     pub(super) const fn new(value: T) -> Self {
-        Self(CoreCell::new(value))
+        Self(CoreUnsafeCell::new(value))
     }
 
     #[inline]
@@ -118,7 +118,7 @@ impl<T: Copy> DriverCell<T> {
 /// The body's cell: loom's `UnsafeCell` under loom, so a model fails on any
 /// concurrent access.
 struct BodyCell<B>(
-    #[cfg(not(loom))] CoreCell<ManuallyDrop<B>>,
+    #[cfg(not(loom))] CoreUnsafeCell<ManuallyDrop<B>>,
     #[cfg(loom)] loom::cell::UnsafeCell<ManuallyDrop<B>>,
 );
 
@@ -126,7 +126,7 @@ impl<B> BodyCell<B> {
     fn new(body: B) -> Self {
         #[cfg(not(loom))]
         {
-            Self(CoreCell::new(ManuallyDrop::new(body)))
+            Self(CoreUnsafeCell::new(ManuallyDrop::new(body)))
         }
         #[cfg(loom)]
         {

@@ -25,11 +25,20 @@ fn n(full: usize, miri: usize) -> usize {
 const LATE: Duration = Duration::from_secs(2);
 
 /// Runs `f` with `queue` driven by another thread; shuts it down after.
+/// A failing assertion in `f` still shuts the queue down, so that the test
+/// fails instead of the scope waiting for the driver forever.
 fn driven<R>(queue: &TimerQueue, f: impl FnOnce() -> R) -> R {
+    struct ShutDownOnDrop<'a>(&'a TimerQueue);
+    impl Drop for ShutDownOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
     thread::scope(|s| {
         let driver = s.spawn(|| queue.run());
+        let guard = ShutDownOnDrop(queue);
         let r = f();
-        queue.shutdown();
+        drop(guard);
         driver.join().unwrap();
         r
     })

@@ -15,6 +15,7 @@ mod sync;
 mod timer;
 #[cfg(feature = "alloc")]
 mod timer_queue;
+mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;

@@ -952,7 +952,8 @@ impl ScheduledTimer {
     /// `Waiting` while pending, `Running` while the function runs, `Fired`
     /// once a one-shot function returned or panicked (or a repeating one
     /// panicked), `Cancelled` once cancelled or discarded by `shutdown`
-    /// (repeating: once stopped and no run is in progress).
+    /// (repeating: once stopped and no run is in progress; a run in
+    /// progress at the cancel that panics ends it `Fired`).
     ///
     /// [`Timer`]: crate::Timer
     pub fn state(&self) -> TimerState {

@@ -265,7 +265,16 @@ impl Shared {
             let now = now_ns();
             self.driver.advance(tok, now);
             if !self.fire(tok, now)? {
-                return Ok(self.driver.next_deadline(tok));
+                let next = self.driver.next_deadline(tok);
+                // Timers whose canceller was still INFLIGHT: look again
+                // soon rather than at the next deadline (they are a
+                // handful at most: one per canceller caught mid-cancel).
+                #[cfg(not(loom))]
+                if !self.driver.deferred.is_empty(tok) {
+                    let soon = now.saturating_add(1_000_000);
+                    return Ok(Some(next.map_or(soon, |n| n.min(soon))));
+                }
+                return Ok(next);
             }
         }
     }

@@ -131,7 +131,7 @@ fn runs_on_the_driving_thread() {
 #[test]
 fn never_early_under_load() {
     let queue = TimerQueue::new();
-    let per_thread = n(500, 10);
+    let per_thread = n(500, 4);
     driven(&queue, || {
         thread::scope(|s| {
             for t in 0..2 {
@@ -231,7 +231,7 @@ fn running_one_shot_cancel_is_false_and_wait_waits() {
 #[test]
 fn cancel_racing_the_deadline_exactly_one_wins() {
     let queue = TimerQueue::new();
-    let total = n(10_000, 60);
+    let total = n(10_000, 20);
     let (fired, cancelled) = driven(&queue, || {
         let mut fired = 0;
         let mut cancelled = 0;
@@ -639,9 +639,9 @@ fn dropping_the_queue_cancels_pending_timers() {
 // 7, 9: dropping the queue while other threads cancel its timers.
 #[test]
 fn dropping_the_queue_races_cancels() {
-    for _ in 0..n(50, 3) {
+    for _ in 0..n(50, 1) {
         let queue = TimerQueue::new();
-        let timers: Vec<_> = (0..64)
+        let timers: Vec<_> = (0..n(64, 32) as u64)
             .map(|i| queue.schedule(Duration::from_secs(60 + i), || {}))
             .collect();
         queue.fire_due();
@@ -656,7 +656,7 @@ fn dropping_the_queue_races_cancels() {
                 .map(|c| c.join().unwrap())
                 .sum::<usize>()
         });
-        assert!(wins <= 64);
+        assert!(wins <= timers.len());
         assert!(timers.iter().all(|t| t.state() == TimerState::Cancelled));
     }
 }
@@ -739,7 +739,7 @@ fn timers_across_wheel_levels_fire_in_due_order() {
     // Under Miri, a thousand times longer: it interprets slowly enough for
     // microsecond timers to be overdue before the driver starts.
     let unit = if cfg!(miri) { 8_000_000u64 } else { 8_000 };
-    let delays: Vec<u64> = (0..n(18, 7)).map(|i| unit << i).rev().collect();
+    let delays: Vec<u64> = (0..n(18, 5)).map(|i| unit << i).rev().collect();
     let timers: Vec<_> = delays
         .iter()
         .map(|&ns| {

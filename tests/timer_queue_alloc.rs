@@ -113,7 +113,7 @@ fn one_allocation_per_timer_and_none_in_cancel_state_wait_or_the_driver() {
     let queue = TimerQueue::new();
     drop(queue.schedule(Duration::ZERO, || {})); // allocates the queue's state once
     queue.fire_due();
-    let count = n(1000, 20);
+    let count = n(1000, 4);
     let payload = [7u64; 4];
     let mut timers = Vec::with_capacity(2 * count);
     let ((), allocations) = allocations_in(|| {
@@ -175,7 +175,7 @@ fn one_allocation_per_timer_and_none_in_cancel_state_wait_or_the_driver() {
 #[test]
 fn bytes_per_pending_timer_and_memory_back_right_after_cancels() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let count = n(100_000, 300);
+    let count = n(100_000, 100);
     let queue = TimerQueue::new();
     let payload = [1u64; 4]; // a 32-byte closure
     thread::scope(|s| {

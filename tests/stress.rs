@@ -559,6 +559,7 @@ fn soak_barriers_and_timers() {
 /// after a repeating timer's cancel, panics reported by `join`, every
 /// waiter returning (a bounded wait: a lost wake fails, not hangs), and
 /// `len()` back to zero.
+#[cfg(feature = "std")]
 #[test]
 #[ignore = "long: run with --ignored"]
 fn soak_timer_queue() {

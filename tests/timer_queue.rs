@@ -1,6 +1,6 @@
 //! `TimerQueue` and `ScheduledTimer`: every behaviour API.md lists, each
 //! misuse row of the docs, and a 10 000-timer cancel race.
-#![cfg(not(loom))] // Loom runs loom-tests/ only.
+#![cfg(all(not(loom), feature = "std"))] // Loom runs loom-tests/ only; these need `std`.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
 mod common;

@@ -2,7 +2,7 @@
 //! allocation per scheduled timer and none in `cancel`, `state`, `wait` or a
 //! driver turn; bytes per pending timer; and cancelled timers' memory back
 //! right after the cancels, not at their due times.
-#![cfg(not(loom))] // Loom runs loom-tests/ only.
+#![cfg(all(not(loom), feature = "std"))] // Loom runs loom-tests/ only; these need `std`.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 #![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 

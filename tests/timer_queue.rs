@@ -583,11 +583,13 @@ fn shutdown_cancels_everything_and_stops_run() {
     thread::scope(|s| {
         let driver = s.spawn(|| queue.run());
         let waiter = s.spawn(|| timers[0].wait());
-        poll("the driver to take the timers", || {
-            !queue.is_empty() && queue.fire_due().is_none()
-        });
+        // (Not `fire_due` in a poll: called before the driver thread
+        // starts, it would drive, and make that `run` return at once.)
+        let probe = queue.schedule(Duration::ZERO, || {});
+        let driven = probe.wait_timeout(Duration::from_secs(30));
         assert!(!queue.is_shut_down());
-        queue.shutdown();
+        queue.shutdown(); // also releases the waiter if the assert below fails
+        assert!(driven, "the driver took the timers");
         driver.join().unwrap();
         waiter.join().unwrap();
     });

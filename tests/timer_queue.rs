@@ -732,39 +732,35 @@ fn precision_is_a_const_setting() {
     });
 }
 
-// Timers spread over every wheel level come due in order, never early.
+// Timers spread over wheel levels 0-3 (each cascading down) all fire, never
+// early. (Their order is not asserted: on a loaded machine several may be
+// overdue at once, and then one pass fires them in any order.)
 #[test]
-fn timers_across_wheel_levels_fire_in_due_order() {
+fn timers_across_wheel_levels_all_fire_never_early() {
     let queue = TimerQueue::new();
+    let base = Instant::now();
+    // (delay ns, due and fired: ns since `base`), in firing order.
     let order = Arc::new(Mutex::new(Vec::new()));
-    // 8 µs .. ~134 ms: levels 0-3 (and a cascade from each).
-    // Under Miri, a thousand times longer: it interprets slowly enough for
-    // microsecond timers to be overdue before the driver starts.
+    // 8 µs .. ~1 s: every level up to 3 (and a cascade from each); under
+    // Miri a thousand times longer, as it interprets slowly.
     let unit = if cfg!(miri) { 8_000_000u64 } else { 8_000 };
     let delays: Vec<u64> = (0..n(18, 5)).map(|i| unit << i).rev().collect();
     let timers: Vec<_> = delays
         .iter()
         .map(|&ns| {
             let o = Arc::clone(&order);
-            let before = Instant::now();
-            let t = queue.schedule(Duration::from_nanos(ns), move || {
-                o.lock().unwrap().push((ns, before.elapsed()));
-            });
-            t
+            let due = base.elapsed().as_nanos() as u64 + ns;
+            queue.schedule(Duration::from_nanos(ns), move || {
+                o.lock()
+                    .unwrap()
+                    .push((ns, due, base.elapsed().as_nanos() as u64));
+            })
         })
         .collect();
     driven(&queue, || timers.iter().for_each(ScheduledTimer::wait));
     let order = order.lock().unwrap();
-    let mut sorted = delays.clone();
-    sorted.sort_unstable();
-    if !cfg!(miri) {
-        // (Under Miri the driver may start after all of them are due.)
-        assert_eq!(order.iter().map(|&(ns, _)| ns).collect::<Vec<_>>(), sorted);
-    }
-    for &(ns, at) in order.iter() {
-        assert!(
-            at >= Duration::from_nanos(ns),
-            "{ns} ns timer fired after {at:?}"
-        );
+    assert_eq!(order.len(), delays.len());
+    for &(ns, due, fired) in order.iter() {
+        assert!(fired >= due, "{ns} ns timer fired {} ns early", due - fired);
     }
 }

@@ -10,12 +10,16 @@ extern crate std;
 mod barrier;
 mod error;
 mod futex;
+#[cfg(target_has_atomic = "64")]
+mod phaser;
 mod sync;
 mod timer;
 mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;
+#[cfg(target_has_atomic = "64")]
+pub use phaser::{ArrivalToken, Phaser};
 #[cfg(all(
     not(loom),
     not(any(

@@ -18,8 +18,6 @@ mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;
-#[cfg(target_has_atomic = "64")]
-pub use phaser::{ArrivalToken, Phaser};
 #[cfg(all(
     not(loom),
     not(any(
@@ -31,6 +29,8 @@ pub use phaser::{ArrivalToken, Phaser};
     ))
 ))]
 pub use futex::set_clock;
+#[cfg(target_has_atomic = "64")]
+pub use phaser::{ArrivalToken, Phaser};
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]

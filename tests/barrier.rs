@@ -478,7 +478,11 @@ fn static_barrier_and_auto_traits() {
     send_sync::<Barrier<fn()>>();
     unwind_safe::<Barrier>();
     // The narrow layout adds its two straggler counters (`lag.rs`).
-    let limit = if cfg!(rallypoint_narrow_state) { 32 } else { 24 };
+    let limit = if cfg!(rallypoint_narrow_state) {
+        32
+    } else {
+        24
+    };
     assert!(std::mem::size_of::<Barrier<NoAction>>() <= limit);
     assert!(std::mem::size_of::<Barrier<NoAction>>() < std::mem::size_of::<std::sync::Barrier>());
 }

@@ -60,7 +60,10 @@ pub(crate) const GEN_ONE: Word = 1 << (COUNT_BITS + 3);
 pub(crate) const GEN_MASK: Word = (Word::MAX >> (Word::BITS - GEN_BITS)) << (COUNT_BITS + 3);
 /// The top bit of `gen`: which half of the generation space a generation
 /// lies in (the narrow layout's straggler accounting, `lag.rs`).
-#[cfg_attr(not(any(rallypoint_narrow_state, not(target_has_atomic = "64"))), allow(dead_code))]
+#[cfg_attr(
+    not(any(rallypoint_narrow_state, not(target_has_atomic = "64"))),
+    allow(dead_code)
+)]
 pub(crate) const GEN_TOP: Word = GEN_ONE << (GEN_BITS - 1);
 
 /// The `count` field.
@@ -100,7 +103,10 @@ pub(crate) const fn one_gone(word: Word) -> Option<Word> {
 
 /// Which half of the generation space `word`'s generation lies in: 0 or 1.
 #[inline]
-#[cfg_attr(not(any(rallypoint_narrow_state, not(target_has_atomic = "64"))), allow(dead_code))]
+#[cfg_attr(
+    not(any(rallypoint_narrow_state, not(target_has_atomic = "64"))),
+    allow(dead_code)
+)]
 pub(crate) const fn half(word: Word) -> usize {
     (word & GEN_TOP != 0) as usize
 }
@@ -151,14 +157,21 @@ mod tests {
         assert_eq!(all, Word::MAX, "every bit belongs to a field");
         assert_eq!(GEN_MASK.count_ones(), GEN_BITS);
         assert_eq!(GEN_TOP & GEN_MASK, GEN_TOP);
-        assert_eq!(GEN_TOP.trailing_zeros() + 1, Word::BITS - GEN_MASK.leading_zeros());
+        assert_eq!(
+            GEN_TOP.trailing_zeros() + 1,
+            Word::BITS - GEN_MASK.leading_zeros()
+        );
     }
 
     #[test]
     fn count_never_carries_into_flags() {
         let w = generation(Word::MAX) | COUNT_MASK;
         assert_eq!(w & (SLEEPERS | BROKEN | RESETTING), 0);
-        assert_eq!(one_gone(GEN_ONE | SLEEPERS | BROKEN), None, "count 0 must refuse");
+        assert_eq!(
+            one_gone(GEN_ONE | SLEEPERS | BROKEN),
+            None,
+            "count 0 must refuse"
+        );
         assert_eq!(one_gone(GEN_ONE | BROKEN | 1), Some(GEN_ONE | BROKEN));
     }
 

@@ -674,7 +674,10 @@ impl<A: BarrierAction> Barrier<A> {
         let released = self.transition(|s| {
             (count(s) == self.parties()).then(|| next_generation(s) | (s & BROKEN))
         });
-        debug_assert!(released.is_ok(), "Barrier: a full generation changed under its leader");
+        debug_assert!(
+            released.is_ok(),
+            "Barrier: a full generation changed under its leader"
+        );
     }
 
     /// The action unwound: break the full generation. The leader departs;
@@ -687,7 +690,10 @@ impl<A: BarrierAction> Barrier<A> {
             }
             one_gone(s).map(|s| (s & !(SLEEPERS | RESETTING)) | BROKEN)
         });
-        debug_assert!(broken.is_ok(), "Barrier: a full generation changed under its leader");
+        debug_assert!(
+            broken.is_ok(),
+            "Barrier: a full generation changed under its leader"
+        );
     }
 
     /// A non-leader's wait for generation `gen` to end.
@@ -745,7 +751,9 @@ impl<A: BarrierAction> Barrier<A> {
             Ok(_) => Outcome::Failed(BarrierError::TimedOut),
             Err(s) if generation(s) != gen => Outcome::Released,
             Err(s) if count(s) == parties => Outcome::Pending,
-            Err(s) if is_failed(s) => Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut)),
+            Err(s) if is_failed(s) => {
+                Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut))
+            }
             Err(_) => {
                 // Open, yet count 0 with us counted: impossible while `gen`
                 // identifies our generation (SAFETY.md, "Barrier:
@@ -791,7 +799,10 @@ impl<A: BarrierAction> Barrier<A> {
                 // Narrow layout only: wait for last lap's stragglers.
                 Some(half) => self.lag.wait_clear(half),
                 None => {
-                    debug_assert!(departed.is_ok(), "Barrier: a counted waiter could not depart");
+                    debug_assert!(
+                        departed.is_ok(),
+                        "Barrier: a counted waiter could not depart"
+                    );
                     return error;
                 }
             }

@@ -3,88 +3,8 @@
 //! failure semantics (abort, broken, `TimedOut` vs `Broken`, a panicking
 //! action), lock-free in one atomic word.
 //!
-//! # How it compares
-//!
-//! | | `Phaser` | [`Barrier`](crate::Barrier) | C++20 `std::barrier` | Java `Phaser` | .NET `Barrier` |
-//! |---|---|---|---|---|---|
-//! | Split phase (arrive now, wait later) | [`arrive`](Phaser::arrive) → [`ArrivalToken`], [`wait`](Phaser::wait) | no | `arrive()` → token, `wait(token)` | `arrive()` → phase, `awaitAdvance` | no |
-//! | Parties join / leave | [`register`](Phaser::register), [`register_many`](Phaser::register_many), [`arrive_and_drop`](Phaser::arrive_and_drop) | fixed | `arrive_and_drop` only | `register`, `bulkRegister`, `arriveAndDeregister` | `AddParticipant(s)`, `RemoveParticipant(s)` |
-//! | Completion action | once per phase, before any waiter returns | same | `CompletionFunction` (must not throw) | `onAdvance` override | `postPhaseAction` |
-//! | Action panics / throws | phaser broken, waiters `Err(Broken)`, panic continues | same | `std::terminate` | terminates the phaser | exception to every party, not broken |
-//! | Timeout | `arrive_and_wait_timeout` **breaks** (Python/Java `CyclicBarrier`); token `wait_timeout` **does not** (P2643) | breaks | none (P2643 proposes `try_wait_for`) | changes nothing | backs the arrival out |
-//! | Abort / broken / reset | [`abort`](Phaser::abort), [`is_broken`](Phaser::is_broken), [`reset`](Phaser::reset) | same | no | `forceTermination` (final) | no |
-//! | Arrival index, leader | [`arrive_and_wait`](Phaser::arrive_and_wait) → `index()`, `is_leader()` | same | no | phase only | no |
-//! | Max parties | 65 535 | 65 535 | `PTRDIFF_MAX` | 65 535 per phaser (tiering for more) | 32 767 |
-//! | Phase counter | 28 bits, wrapping | 45 bits (internal) | 1–8 bits | 31 bits | 64 bits |
-//! | Allocation, locks | none, none | none, none | libc++/libstdc++: a heap tree | wait-queue nodes | events |
-//!
-//! # A fuzzy barrier: arrive, do independent work, then wait
-//!
-//! ```
-//! use rallypoint::Phaser;
-//! use std::sync::atomic::{AtomicU64, Ordering};
-//!
-//! const WORKERS: usize = 3;
-//! let phaser = Phaser::new(WORKERS);
-//! let shared: [AtomicU64; WORKERS] = Default::default();
-//! std::thread::scope(|s| {
-//!     for (me, slot) in shared.iter().enumerate() {
-//!         let (phaser, shared) = (&phaser, &shared);
-//!         s.spawn(move || {
-//!             let mut private = 0u64;
-//!             for step in 1..=10u64 {
-//!                 slot.store(step * (me as u64 + 1), Ordering::Relaxed); // publish
-//!                 let token = phaser.arrive().unwrap(); // "mine is written"
-//!                 private += step; // work that needs nobody else's result
-//!                 phaser.wait(token).unwrap(); // now everyone's is written
-//!                 let sum: u64 = shared.iter().map(|x| x.load(Ordering::Relaxed)).sum();
-//!                 assert_eq!(sum, step * 6);
-//!                 phaser.arrive_and_wait().unwrap(); // nobody overwrites before all read
-//!             }
-//!             assert_eq!(private, 55);
-//!         });
-//!     }
-//! });
-//! assert_eq!(phaser.phase(), 20);
-//! ```
-//!
-//! # A worker leaving early, another joining
-//!
-//! ```
-//! use rallypoint::Phaser;
-//!
-//! let phaser = Phaser::new(2);
-//! std::thread::scope(|s| {
-//!     // This worker's partition is done after 3 phases: it leaves without
-//!     // holding up the other.
-//!     s.spawn(|| {
-//!         for _ in 0..2 {
-//!             phaser.arrive_and_wait().unwrap();
-//!         }
-//!         phaser.arrive_and_drop().unwrap();
-//!     });
-//!     for _ in 0..3 {
-//!         phaser.arrive_and_wait().unwrap();
-//!     }
-//!     assert_eq!(phaser.parties(), 1);
-//!     // The rest runs alone (arrive completes each phase at once)...
-//!     let token = phaser.arrive().unwrap();
-//!     phaser.wait(token).unwrap();
-//!     // ...until a newcomer registers for the current phase.
-//!     let joined = phaser.register().unwrap();
-//!     assert_eq!(joined, phaser.phase());
-//!     s.spawn(|| phaser.arrive_and_wait().unwrap());
-//!     phaser.arrive_and_wait().unwrap();
-//! });
-//! ```
-//!
-//! # Two timeouts, two meanings
-//!
-//! | | [`arrive_and_wait_timeout`](Phaser::arrive_and_wait_timeout) | [`wait_timeout`](Phaser::wait_timeout)`(token, t)` |
-//! |---|---|---|
-//! | On timeout | the phaser **breaks**: this party `Err(TimedOut)`, the phase's other waiters `Err(Broken)` | `Err(TimedOut)`, **nothing changes**: the arrival stands, a later `wait(token)` still works |
-//! | Model | Python `threading.Barrier`, Java `CyclicBarrier`, [`Barrier`](crate::Barrier) | C++ P2643 `try_wait_for`, Java `awaitAdvanceInterruptibly` |
-//! | Why | the timed call *is* the arrival: a party that gives up cannot stay counted as "ready" for a phase it will not take part in, or the others would pass a barrier it never really reached | the arrival was already made by `arrive`, and its promise ("my part is published") holds whatever the waiter does next: giving up on waiting withdraws nothing, so it must not fail the others |
+//! The public docs (a comparison with its anchors, a fuzzy-barrier loop, a
+//! worker leaving early, the two kinds of timeout) are on [`Phaser`].
 //!
 //! # State word and memory ordering
 //!
@@ -163,11 +83,93 @@ impl ArrivalToken {
 /// made in it ([`arrive`](Self::arrive), [`arrive_and_drop`](Self::arrive_and_drop),
 /// [`arrive_and_wait`](Self::arrive_and_wait)); the completing arrival runs
 /// the action, the phase number advances and every waiter of that phase is
-/// released. See the [module docs](self) for the comparison with its
-/// anchors, the two kinds of timeout and examples.
+/// released.
 ///
 /// Lock-free and allocation-free: the state is one `AtomicU64`, waiters
 /// spin briefly and then park on a futex word.
+///
+/// # How it compares
+///
+/// | | `Phaser` | [`Barrier`](crate::Barrier) | C++20 `std::barrier` | Java `Phaser` | .NET `Barrier` |
+/// |---|---|---|---|---|---|
+/// | Split phase (arrive now, wait later) | [`arrive`](Self::arrive) → [`ArrivalToken`], [`wait`](Self::wait) | no | `arrive()` → token, `wait(token)` | `arrive()` → phase, `awaitAdvance` | no |
+/// | Parties join / leave | [`register`](Self::register), [`register_many`](Self::register_many), [`arrive_and_drop`](Self::arrive_and_drop) | fixed | `arrive_and_drop` only | `register`, `bulkRegister`, `arriveAndDeregister` | `AddParticipant(s)`, `RemoveParticipant(s)` |
+/// | Completion action | once per phase, before any waiter returns | same | `CompletionFunction` (must not throw) | `onAdvance` override | `postPhaseAction` |
+/// | Action panics / throws | phaser broken, waiters `Err(Broken)`, panic continues | same | `std::terminate` | terminates the phaser | exception to every party, not broken |
+/// | Timeout | `arrive_and_wait_timeout` **breaks** (Python/Java `CyclicBarrier`); token `wait_timeout` **does not** (P2643) | breaks | none (P2643 proposes `try_wait_for`) | changes nothing | backs the arrival out |
+/// | Abort / broken / reset | [`abort`](Self::abort), [`is_broken`](Self::is_broken), [`reset`](Self::reset) | same | no | `forceTermination` (final) | no |
+/// | Arrival index, leader | [`arrive_and_wait`](Self::arrive_and_wait) → `index()`, `is_leader()` | same | no | phase only | no |
+/// | Max parties | 65 535 | 65 535 | `PTRDIFF_MAX` | 65 535 per phaser (tiering for more) | 32 767 |
+/// | Phase counter | 28 bits, wrapping | 45 bits (internal) | 1–8 bits | 31 bits | 64 bits |
+/// | Allocation, locks | none, none | none, none | libc++/libstdc++: a heap tree | wait-queue nodes | events |
+///
+/// # A fuzzy barrier: arrive, do independent work, then wait
+///
+/// ```
+/// use rallypoint::Phaser;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// const WORKERS: usize = 3;
+/// let phaser = Phaser::new(WORKERS);
+/// let shared: [AtomicU64; WORKERS] = Default::default();
+/// std::thread::scope(|s| {
+///     for (me, slot) in shared.iter().enumerate() {
+///         let (phaser, shared) = (&phaser, &shared);
+///         s.spawn(move || {
+///             let mut private = 0u64;
+///             for step in 1..=10u64 {
+///                 slot.store(step * (me as u64 + 1), Ordering::Relaxed); // publish
+///                 let token = phaser.arrive().unwrap(); // "mine is written"
+///                 private += step; // work that needs nobody else's result
+///                 phaser.wait(token).unwrap(); // now everyone's is written
+///                 let sum: u64 = shared.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+///                 assert_eq!(sum, step * 6);
+///                 phaser.arrive_and_wait().unwrap(); // nobody overwrites before all read
+///             }
+///             assert_eq!(private, 55);
+///         });
+///     }
+/// });
+/// assert_eq!(phaser.phase(), 20);
+/// ```
+///
+/// # A worker leaving early, another joining
+///
+/// ```
+/// use rallypoint::Phaser;
+///
+/// let phaser = Phaser::new(2);
+/// std::thread::scope(|s| {
+///     // This worker's partition is done after 3 phases: it leaves without
+///     // holding up the other.
+///     s.spawn(|| {
+///         for _ in 0..2 {
+///             phaser.arrive_and_wait().unwrap();
+///         }
+///         phaser.arrive_and_drop().unwrap();
+///     });
+///     for _ in 0..3 {
+///         phaser.arrive_and_wait().unwrap();
+///     }
+///     assert_eq!(phaser.parties(), 1);
+///     // The rest runs alone (arrive completes each phase at once)...
+///     let token = phaser.arrive().unwrap();
+///     phaser.wait(token).unwrap();
+///     // ...until a newcomer registers for the current phase.
+///     let joined = phaser.register().unwrap();
+///     assert_eq!(joined, phaser.phase());
+///     s.spawn(|| phaser.arrive_and_wait().unwrap());
+///     phaser.arrive_and_wait().unwrap();
+/// });
+/// ```
+///
+/// # Two timeouts, two meanings
+///
+/// | | [`arrive_and_wait_timeout`](Self::arrive_and_wait_timeout) | [`wait_timeout`](Self::wait_timeout)`(token, t)` |
+/// |---|---|---|
+/// | On timeout | the phaser **breaks**: this party `Err(TimedOut)`, the phase's other waiters `Err(Broken)` | `Err(TimedOut)`, **nothing changes**: the arrival stands, a later `wait(token)` still works |
+/// | Model | Python `threading.Barrier`, Java `CyclicBarrier`, [`Barrier`](crate::Barrier) | C++ P2643 `try_wait_for`, Java `awaitAdvanceInterruptibly` |
+/// | Why | the timed call *is* the arrival: a party that gives up cannot stay counted as "ready" for a phase it will not take part in, or the others would pass a barrier it never really reached | the arrival was already made by `arrive`, and its promise ("my part is published") holds whatever the waiter does next: giving up on waiting withdraws nothing, so it must not fail the others |
 ///
 /// # Examples
 ///
@@ -604,8 +606,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// assert_eq!(phaser.wait_timeout(token, std::time::Duration::ZERO), Err(rallypoint::BarrierError::TimedOut));
     /// ```
     pub fn arrive(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Stay, None)
-            .map(|(token, _)| token)
+        self.arrive_as(Arrival::Stay, None).map(|(token, _)| token)
     }
 
     /// Arrives at the current phase and leaves: the party count drops by
@@ -636,8 +637,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// phaser.wait(token).unwrap();
     /// ```
     pub fn arrive_and_drop(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Drop, None)
-            .map(|(token, _)| token)
+        self.arrive_as(Arrival::Drop, None).map(|(token, _)| token)
     }
 
     /// Waits until `token`'s phase has completed; returns at once if it
@@ -670,8 +670,8 @@ impl<A: BarrierAction> Phaser<A> {
     /// `Duration::ZERO` polls; `Duration::MAX` waits forever.
     ///
     /// Compare [`arrive_and_wait_timeout`](Self::arrive_and_wait_timeout),
-    /// whose timeout breaks the phaser: the module docs put the two side by
-    /// side.
+    /// whose timeout breaks the phaser: [`Phaser`]'s docs put the two side
+    /// by side.
     ///
     /// # Errors
     ///
@@ -835,7 +835,10 @@ impl<A: BarrierAction> Phaser<A> {
         let advanced = self.transition(|s| {
             (s & ADVANCING != 0 && phase(s) == p).then(|| next_phase(s) | (s & BROKEN))
         });
-        debug_assert!(advanced.is_ok(), "Phaser: a complete phase changed under its completer");
+        debug_assert!(
+            advanced.is_ok(),
+            "Phaser: a complete phase changed under its completer"
+        );
     }
 
     /// The action unwound: break the completing phase; its waiters fail.
@@ -844,7 +847,10 @@ impl<A: BarrierAction> Phaser<A> {
         let broken = self.transition(|s| {
             (s & ADVANCING != 0 && phase(s) == p).then_some((s & !(ADVANCING | SLEEPERS)) | BROKEN)
         });
-        debug_assert!(broken.is_ok(), "Phaser: a complete phase changed under its completer");
+        debug_assert!(
+            broken.is_ok(),
+            "Phaser: a complete phase changed under its completer"
+        );
     }
 
     /// `wait`/`wait_timeout`: wait for `token`'s phase to end; a timeout
@@ -950,11 +956,17 @@ mod tests {
         // Two resets since the arrival: Err even if the phase completed.
         phaser.resets.store((2 << 32) | 7, Ordering::Relaxed);
         let later = next_phase(next_phase(0));
-        assert_eq!(phaser.outcome(token(0, 0), later), Some(Err(BarrierError::Broken)));
+        assert_eq!(
+            phaser.outcome(token(0, 0), later),
+            Some(Err(BarrierError::Broken))
+        );
         // One reset, which ended a later phase: Ok.
         assert_eq!(phaser.outcome(token(0, 1), later), Some(Ok(())));
         // One reset, which ended this phase: Err.
         phaser.resets.store((2 << 32) | 0, Ordering::Relaxed);
-        assert_eq!(phaser.outcome(token(0, 1), later), Some(Err(BarrierError::Broken)));
+        assert_eq!(
+            phaser.outcome(token(0, 1), later),
+            Some(Err(BarrierError::Broken))
+        );
     }
 }

@@ -22,6 +22,16 @@ const LONG: Duration = Duration::from_secs(30);
 const ROUNDS: usize = if cfg!(miri) { 10 } else { 2_000 };
 const THREADS: usize = if cfg!(miri) { 3 } else { 6 };
 
+/// Opens the gate when dropped: a failed assertion inside the scope must
+/// not leave the action holding a thread forever (the scope would hang
+/// joining it instead of reporting the failure).
+struct OpenOnDrop<'a>(&'a Gate);
+impl Drop for OpenOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<String>()
@@ -320,8 +330,10 @@ fn drop_to_zero_leaves_an_empty_usable_phaser() {
 fn register_and_arrivals_during_the_action_join_the_next_phase() {
     let gate = Gate::default();
     let phaser = Phaser::with_action(2, || gate.hold());
-    let _ = phaser.arrive().unwrap();
     thread::scope(|s| {
+        let _open = OpenOnDrop(&gate);
+        let first = s.spawn(|| phaser.arrive().unwrap());
+        poll("the first arrival", || phaser.arrived() == 1);
         let completer = s.spawn(|| phaser.arrive().unwrap());
         gate.wait_entered();
         let registrar = s.spawn(|| phaser.register());
@@ -333,6 +345,7 @@ fn register_and_arrivals_during_the_action_join_the_next_phase() {
         );
         assert_eq!(phaser.phase(), 0);
         gate.open();
+        assert_eq!(first.join().unwrap().phase(), 0);
         assert_eq!(completer.join().unwrap().phase(), 0);
         assert_eq!(registrar.join().unwrap(), Ok(1));
         assert_eq!(arriver.join().unwrap(), Ok(1));
@@ -344,6 +357,7 @@ fn abort_during_the_action_passes_that_phase_and_fails_the_next_promptly() {
     let gate = Gate::default();
     let phaser = Phaser::with_action(2, || gate.hold());
     thread::scope(|s| {
+        let _open = OpenOnDrop(&gate);
         let waiter = s.spawn(|| phaser.arrive_and_wait_timeout(LONG));
         poll("the first arrival", || phaser.arrived() == 1);
         let completer = s.spawn(|| phaser.arrive_and_wait_timeout(LONG));
@@ -373,6 +387,7 @@ fn reset_during_the_action_undoes_only_a_pending_abort() {
     let gate = Gate::default();
     let phaser = Phaser::with_action(1, || gate.hold());
     thread::scope(|s| {
+        let _open = OpenOnDrop(&gate);
         let completer = s.spawn(|| phaser.arrive_and_wait());
         gate.wait_entered();
         phaser.abort();

@@ -11,19 +11,19 @@ use std::time::{Duration, Instant};
 /// A barrier round by one of: `Phaser::arrive_and_wait`, or a
 /// `BarrierKind` from `benches/common`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoundKind {
+pub(crate) enum RoundKind {
     Phaser,
     Other(BarrierKind),
 }
 
 impl RoundKind {
-    pub const ALL: [RoundKind; 4] = [
+    pub(crate) const ALL: [RoundKind; 4] = [
         RoundKind::Phaser,
         RoundKind::Other(BarrierKind::Rallypoint),
         RoundKind::Other(BarrierKind::Std),
         RoundKind::Other(BarrierKind::Hurdles),
     ];
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RoundKind::Phaser => "rallypoint::Phaser",
             RoundKind::Other(BarrierKind::Rallypoint) => "rallypoint::Barrier",
@@ -33,7 +33,7 @@ impl RoundKind {
 }
 
 /// Barrier rounds with `kind`, measured as `benches/common::drive` does.
-pub fn run_rounds(
+pub(crate) fn run_rounds(
     kind: RoundKind,
     threads: usize,
     budget: Duration,
@@ -52,7 +52,7 @@ pub fn run_rounds(
 }
 
 /// About a microsecond of private work per unit (no shared memory).
-pub fn work(units: u64) {
+pub(crate) fn work(units: u64) {
     let mut x = 0x9E37_79B9u64;
     for _ in 0..units * 400 {
         x = black_box(x.rotate_left(5) ^ 0x2545_F491);
@@ -77,7 +77,7 @@ fn sizes(t: usize, r: u64) -> (u64, u64) {
 /// (work), `arrive`, independent work, `wait(token)` when `split`; else the
 /// same work forced through a blocking barrier: publish, `arrive_and_wait`,
 /// independent work. Returns the wall time.
-pub fn fuzzy_loop(threads: usize, rounds: u64, split: bool) -> Duration {
+pub(crate) fn fuzzy_loop(threads: usize, rounds: u64, split: bool) -> Duration {
     let phaser = rallypoint::Phaser::new(threads);
     let start_line = std::sync::Barrier::new(threads);
     let t0 = std::sync::Mutex::new(None::<Instant>);

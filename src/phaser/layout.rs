@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn phase_wraps_to_zero_and_keeps_only_parties() {
-        let top = PHASE_MASK | 7 * ONE_PARTY | SLEEPERS | BROKEN | ADVANCING | 7;
+        let top = PHASE_MASK | (7 * ONE_PARTY) | SLEEPERS | BROKEN | ADVANCING | 7;
         assert_eq!(next_phase(top), 7 * ONE_PARTY);
         assert_eq!(phase(next_phase(0)), 1);
         assert_eq!(phase(PHASE_MASK), (1 << PHASE_BITS) - 1);
@@ -158,7 +158,7 @@ mod tests {
             flags in proptest::sample::select(&[0, SLEEPERS, BROKEN, ADVANCING, SLEEPERS | BROKEN, BROKEN | RESETTING][..]),
         ) {
             let a = ((p as f64) * a_frac) as usize;
-            let s = (ph << PHASE_SHIFT) | flags | (p as Word) * ONE_PARTY | a as Word;
+            let s = (ph << PHASE_SHIFT) | flags | ((p as Word) * ONE_PARTY) | a as Word;
             proptest::prop_assert_eq!(arrived(s), a);
             proptest::prop_assert_eq!(parties(s), p);
             proptest::prop_assert_eq!(u64::from(phase(s)), ph);

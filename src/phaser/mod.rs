@@ -460,24 +460,22 @@ impl<A> Phaser<A> {
     /// assert_eq!((phaser.phase(), phaser.arrived(), phaser.is_broken()), (1, 0, false));
     /// ```
     pub fn reset(&self) {
-        let claimed = loop {
-            let claim = self.transition(|s| {
-                if s & ADVANCING != 0 {
-                    // The action runs: only a pending abort can be undone.
-                    (s & BROKEN != 0).then_some(s & !BROKEN)
-                } else if s & RESETTING != 0 || (s & BROKEN == 0 && arrived(s) == 0) {
-                    None // Another reset owns it, or there is nothing to reset.
-                } else {
-                    // Break (waking the phase's waiters) and claim the phase.
-                    Some((s | BROKEN | RESETTING) & !SLEEPERS)
-                }
-            });
-            match claim {
-                Ok(s) if s & ADVANCING != 0 => return,
-                Ok(s) => break s,
-                Err(s) if s & RESETTING == 0 => return,
-                Err(s) => return self.await_reset(phase(s)),
+        let claim = self.transition(|s| {
+            if s & ADVANCING != 0 {
+                // The action runs: only a pending abort can be undone.
+                (s & BROKEN != 0).then_some(s & !BROKEN)
+            } else if s & RESETTING != 0 || (s & BROKEN == 0 && arrived(s) == 0) {
+                None // Another reset owns it, or there is nothing to reset.
+            } else {
+                // Break (waking the phase's waiters) and claim the phase.
+                Some((s | BROKEN | RESETTING) & !SLEEPERS)
             }
+        });
+        let claimed = match claim {
+            Ok(s) if s & ADVANCING != 0 => return,
+            Ok(s) => s,
+            Err(s) if s & RESETTING == 0 => return,
+            Err(s) => return self.await_reset(phase(s)),
         };
         // We hold RESETTING: nothing but SLEEPERS changes until we clear it,
         // and no other thread writes the record. Relaxed load: the previous
@@ -963,7 +961,7 @@ mod tests {
         // One reset, which ended a later phase: Ok.
         assert_eq!(phaser.outcome(token(0, 1), later), Some(Ok(())));
         // One reset, which ended this phase: Err.
-        phaser.resets.store((2 << 32) | 0, Ordering::Relaxed);
+        phaser.resets.store(2 << 32, Ordering::Relaxed); // ended phase 0
         assert_eq!(
             phaser.outcome(token(0, 1), later),
             Some(Err(BarrierError::Broken))

@@ -692,8 +692,8 @@ impl<A: BarrierAction> Phaser<A> {
         self.await_token(token, &Timeout::new(Some(timeout)))
     }
 
-    /// Arrives and waits for the phase to complete: [`Barrier::wait`]
-    /// (crate::Barrier::wait) on a phaser. Returns this party's
+    /// Arrives and waits for the phase to complete:
+    /// [`Barrier::wait`](crate::Barrier::wait) on a phaser. Returns this party's
     /// [`index`](BarrierWaitResult::index) in arrival order within the
     /// phase; the completing arrival is the leader, and runs the action.
     ///

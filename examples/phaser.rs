@@ -108,7 +108,10 @@ fn main() {
     }
 
     println!("\n## Fuzzy-barrier loop: split phase vs the same work through a blocking barrier\n");
-    println!("Each round: 0–3 µs of work before arriving, 0–3 µs of independent work after (random per thread and round).\n");
+    let t0 = std::time::Instant::now();
+    phaser_common::work(1_000);
+    let unit = t0.elapsed() / 1_000;
+    println!("Each round: 0–3 units of work before arriving, 0–3 units of independent work after (random per thread and round; a unit is {unit:?} here).\n");
     println!(
         "| threads | split (arrive … wait) | blocking (arrive_and_wait) | blocking / split time |"
     );

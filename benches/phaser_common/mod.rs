@@ -51,10 +51,11 @@ pub(crate) fn run_rounds(
     }
 }
 
-/// About a microsecond of private work per unit (no shared memory).
+/// A few microseconds of private work per unit (no shared memory);
+/// `examples/phaser` prints what a unit costs on the machine it runs on.
 pub(crate) fn work(units: u64) {
     let mut x = 0x9E37_79B9u64;
-    for _ in 0..units * 400 {
+    for _ in 0..units * 2_000 {
         x = black_box(x.rotate_left(5) ^ 0x2545_F491);
     }
     black_box(x);

@@ -234,10 +234,11 @@ impl Phaser<NoAction> {
     }
 }
 
-impl<A: Fn()> Phaser<A> {
+impl<A: BarrierAction> Phaser<A> {
     loom_const_fn! {
         /// Creates a phaser with `parties` registered parties whose
-        /// completing arrival runs `action` once per completed phase, before
+        /// completing arrival runs `action` (any `Fn()` closure, or a
+        /// [`BarrierAction`] of your own) once per completed phase, before
         /// any waiter of that phase returns.
         ///
         /// If `action` panics, the phaser becomes broken, the phase's

@@ -71,9 +71,32 @@ use layout::{
 
 /// What a barrier runs when a generation completes: Python's `action`.
 ///
-/// Implemented for every `Fn()` closure and for [`NoAction`]. The action runs
-/// exactly once per completed generation, on the leader's thread (the last
-/// to arrive), after all parties arrived and before any of them returns.
+/// Implemented for every `Fn()` closure and for [`NoAction`]; implement it
+/// for a type of your own to give the action a name and state, and pass it
+/// to [`Barrier::with_action`]. The action runs exactly once per completed
+/// generation, on the leader's thread (the last to arrive), after all
+/// parties arrived and before any of them returns.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Barrier, BarrierAction};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// /// Counts completed rounds.
+/// struct Rounds<'a>(&'a AtomicU64);
+/// impl BarrierAction for Rounds<'_> {
+///     fn run(&self) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let rounds = AtomicU64::new(0);
+/// let barrier = Barrier::with_action(1, Rounds(&rounds));
+/// barrier.wait().unwrap();
+/// barrier.wait().unwrap();
+/// assert_eq!(rounds.load(Ordering::Relaxed), 2);
+/// ```
 pub trait BarrierAction {
     /// Runs the action.
     fn run(&self);
@@ -237,7 +260,22 @@ pub struct Barrier<A = NoAction> {
 
 impl Barrier<NoAction> {
     /// The largest number of parties a barrier can have on this target:
-    /// 65 535 where 64-bit atomics exist, 1 023 elsewhere.
+    /// 65 535 where 64-bit atomics exist, 1 023 elsewhere (and with
+    /// `--cfg rallypoint_narrow_state`).
+    ///
+    /// The same for every action type; spell it `Barrier::MAX_PARTIES`.
+    /// (It is defined on `Barrier<NoAction>` only, because on a generic
+    /// `impl<A> Barrier<A>` the plain `Barrier::MAX_PARTIES` could not infer
+    /// `A` and would not compile; so `Barrier::<fn()>::MAX_PARTIES` does
+    /// not exist.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Barrier;
+    /// let widest = Barrier::with_action(Barrier::MAX_PARTIES, || {});
+    /// assert_eq!(widest.parties(), Barrier::MAX_PARTIES);
+    /// ```
     pub const MAX_PARTIES: usize = COUNT_MASK as usize;
 
     loom_const_fn! {
@@ -263,7 +301,7 @@ impl Barrier<NoAction> {
     }
 }
 
-impl<A: Fn()> Barrier<A> {
+impl<A: BarrierAction> Barrier<A> {
     loom_const_fn! {
         /// Creates a barrier for `parties` threads whose last arriver runs
         /// `action` once per completed generation, before any party returns.
@@ -309,10 +347,12 @@ impl<A> Barrier<A> {
     }
 
     /// Sets the default timeout of [`wait`](Self::wait) (Python's `timeout=`
-    /// constructor argument). `Duration::MAX` means "wait forever".
+    /// constructor argument).
     ///
-    /// Timeouts of ~584 years or more are stored as "forever" and read back
-    /// from [`timeout`](Self::timeout) as `Duration::MAX`.
+    /// `Duration::MAX` (and anything from ~584 years up, which no wait can
+    /// outlast) means "wait forever", the same as no default timeout:
+    /// [`timeout`](Self::timeout) then reads back `None`, as Python's
+    /// `timeout=None` does.
     ///
     /// # Examples
     ///
@@ -321,10 +361,36 @@ impl<A> Barrier<A> {
     /// let barrier = rallypoint::Barrier::new(2).with_timeout(Duration::from_millis(10));
     /// assert_eq!(barrier.timeout(), Some(Duration::from_millis(10)));
     /// assert_eq!(barrier.wait(), Err(rallypoint::BarrierError::TimedOut));
+    ///
+    /// let forever = rallypoint::Barrier::new(2).with_timeout(Duration::MAX);
+    /// assert_eq!(forever.timeout(), None);
     /// ```
     #[must_use]
     pub const fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(Nanos::from_duration(timeout));
+        let nanos = Nanos::from_duration(timeout);
+        // `Nanos::FOREVER` reads back as `Duration::MAX`: no timeout at all.
+        self.timeout = if nanos.to_duration().as_secs() == u64::MAX {
+            None
+        } else {
+            Some(nanos)
+        };
+        self
+    }
+
+    /// Clears the default timeout: [`wait`](Self::wait) waits forever again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2)
+    ///     .with_timeout(Duration::from_secs(1))
+    ///     .without_timeout();
+    /// assert_eq!(barrier.timeout(), None);
+    /// ```
+    #[must_use]
+    pub const fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 

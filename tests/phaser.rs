@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 const LONG: Duration = Duration::from_secs(30);
 
 /// Rounds and threads, cut under Miri.
-const ROUNDS: usize = if cfg!(miri) { 10 } else { 2_000 };
-const THREADS: usize = if cfg!(miri) { 3 } else { 6 };
+const ROUNDS: usize = if cfg!(miri) { 4 } else { 2_000 };
+const THREADS: usize = if cfg!(miri) { 2 } else { 6 };
 
 /// Opens the gate when dropped: a failed assertion inside the scope must
 /// not leave the action holding a thread forever (the scope would hang

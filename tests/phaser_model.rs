@@ -282,12 +282,12 @@ fn run_schedule(parties: usize, ops: &[Op]) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 128 },
+        cases: if cfg!(miri) { 2 } else { 128 },
         ..ProptestConfig::default()
     })]
 
     #[test]
-    fn phaser_matches_the_reference_model(parties in 0usize..4, ops in prop::collection::vec(op(), 1..32)) {
+    fn phaser_matches_the_reference_model(parties in 0usize..4, ops in prop::collection::vec(op(), 1..if cfg!(miri) { 12 } else { 32 })) {
         run_schedule(parties, &ops);
     }
 }

@@ -195,6 +195,7 @@ impl ArrivalToken {
 /// | `wait` on a token of another phaser | meaningless but safe: returns once that phase number has passed (or is broken) |
 /// | the action panics | the phase's waiters get `Err(Broken)`, the panic resumes in the completing thread |
 /// | `abort`/`reset` while the action runs | that phase still completes `Ok`; `abort` breaks the next one |
+/// | the action itself calls `arrive*` or `register` | blocks for good: that call waits for the advance, which waits for the action (Java's `onAdvance` has the same rule); `abort`, `reset` and the snapshots are fine there |
 pub struct Phaser<A = NoAction> {
     /// The state word (`layout.rs`).
     state: AtomicU64,

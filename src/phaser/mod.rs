@@ -857,6 +857,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// changes nothing.
     fn await_token(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
         let backoff = Backoff::new();
+        let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the advance (or break, or reset) CAS that
             // ended the phase, so `Ok` carries its happens-before edge.
@@ -866,6 +867,11 @@ impl<A: BarrierAction> Phaser<A> {
             }
             if timeout.has_passed(&backoff) {
                 return Err(BarrierError::TimedOut);
+            }
+            if arrived(s) != seen {
+                // Progress, as in `await_phase`: keep yielding, not parking.
+                seen = arrived(s);
+                backoff.reset();
             }
             self.pause(s, Some(timeout), &backoff);
         }

@@ -55,7 +55,7 @@ pub(crate) fn run_rounds(
 /// `examples/phaser` prints what a unit costs on the machine it runs on.
 pub(crate) fn work(units: u64) {
     let mut x = 0x9E37_79B9u64;
-    for _ in 0..units * 2_000 {
+    for _ in 0..units * 10_000 {
         x = black_box(x.rotate_left(5) ^ 0x2545_F491);
     }
     black_box(x);

@@ -46,23 +46,22 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
     let at = deadline
         .and_then(|d| ZxTime::try_from(d.since_origin().as_nanos()).ok())
         .unwrap_or(ZX_TIME_INFINITE);
-    loop {
-        if word.load(Ordering::Relaxed) != expected {
-            return true;
-        }
-        // `word` is a live, aligned `AtomicU32` for the whole call; the
-        // value is passed by value; no owner handle.
-        // SAFETY: see SAFETY.md, "Wait layer: Fuchsia futex".
-        let r = unsafe { zx_futex_wait(word.as_ptr(), expected, ZX_HANDLE_INVALID, at) };
-        match r {
-            // Woken (maybe spuriously), or the value was not `expected`.
-            ZX_OK | ZX_ERR_BAD_STATE => return true,
-            // Measured on our own clock, absolute: a real timeout.
-            ZX_ERR_TIMED_OUT => return false,
-            e => {
-                debug_assert!(false, "unexpected zx_futex_wait status {e}");
-                return true;
-            }
+    if word.load(Ordering::Relaxed) != expected {
+        return true;
+    }
+    // `word` is a live, aligned `AtomicU32` for the whole call; the
+    // value is passed by value; no owner handle.
+    // SAFETY: see SAFETY.md, "Wait layer: Fuchsia futex".
+    let r = unsafe { zx_futex_wait(word.as_ptr(), expected, ZX_HANDLE_INVALID, at) };
+    match r {
+        // Woken (maybe spuriously), or the value was not `expected`: the
+        // caller re-checks and calls again with the same absolute deadline.
+        ZX_OK | ZX_ERR_BAD_STATE => true,
+        // Measured on our own clock, absolute: a real timeout.
+        ZX_ERR_TIMED_OUT => false,
+        e => {
+            debug_assert!(false, "unexpected zx_futex_wait status {e}");
+            true
         }
     }
 }

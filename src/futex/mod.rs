@@ -250,11 +250,11 @@ mod registered_clock;
 // native backend, for their own unit tests, so that the code bare-metal and
 // futex-less users run is tested here too.
 #[cfg(all(test, not(loom)))]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
 #[path = "spin.rs"]
 mod spin;
 #[cfg(all(test, not(loom), feature = "std"))]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
 #[path = "fallback.rs"]
 mod fallback;
 

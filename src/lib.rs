@@ -4,7 +4,11 @@
 // The wasm wait layer (`futex/wasm.rs`): `target_feature = "atomics"` is
 // visible to `cfg` only on nightly, where these intrinsics are still unstable.
 #![cfg_attr(
-    all(target_arch = "wasm32", target_feature = "atomics", not(target_os = "emscripten")),
+    all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        not(target_os = "emscripten")
+    ),
     feature(stdarch_wasm_atomic_wait)
 )]
 

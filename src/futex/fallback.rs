@@ -161,8 +161,14 @@ mod tests {
             let deadline = Deadline::at(now() + timeout);
             while wait(&word, 0, Some(deadline)) {}
             let elapsed = start.elapsed();
-            assert!(elapsed >= timeout, "{timeout:?} wait returned after {elapsed:?}");
-            assert!(elapsed < timeout + BOUND, "{timeout:?} wait took {elapsed:?}");
+            assert!(
+                elapsed >= timeout,
+                "{timeout:?} wait returned after {elapsed:?}"
+            );
+            assert!(
+                elapsed < timeout + BOUND,
+                "{timeout:?} wait took {elapsed:?}"
+            );
         }
     }
 
@@ -284,6 +290,10 @@ mod tests {
         for w in &words {
             used.insert(bucket(w) as *const Bucket as usize);
         }
-        assert!(used.len() >= 16, "64 adjacent words hit only {} buckets", used.len());
+        assert!(
+            used.len() >= 16,
+            "64 adjacent words hit only {} buckets",
+            used.len()
+        );
     }
 }

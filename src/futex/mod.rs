@@ -249,14 +249,14 @@ mod registered_clock;
 // The no-OS and std-fallback backends are also compiled on hosts with a
 // native backend, for their own unit tests, so that the code bare-metal and
 // futex-less users run is tested here too.
-#[cfg(all(test, not(loom)))]
-#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
-#[path = "spin.rs"]
-mod spin;
 #[cfg(all(test, not(loom), feature = "std"))]
 #[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
 #[path = "fallback.rs"]
 mod fallback;
+#[cfg(all(test, not(loom)))]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+#[path = "spin.rs"]
+mod spin;
 
 /// Registers the monotonic clock that timed waits use on targets where the
 /// operating system provides none.

@@ -483,10 +483,10 @@ mod control {
 
     /// A shared handle to a started timer: cancel it, wait for it, look at it.
     ///
-    /// Returned by [`Timer::start_with`]; [`TimerHandle`](crate::TimerHandle)
-    /// (feature `std`) adds `join` and `is_alive` for a timer on its own
-    /// thread. Dropping it detaches: the timer still fires while the process
-    /// lives (see [`TimerHandle`](crate::TimerHandle) on returning from `main`).
+    /// Returned by [`Timer::start_with`]; `TimerHandle` (feature `std`)
+    /// adds `join` and `is_alive` for a timer on its own thread. Dropping it
+    /// detaches: the timer still fires while the process lives (see
+    /// `TimerHandle` on returning from `main`).
     #[derive(Clone)]
     pub struct TimerControl {
         timer: Arc<dyn Control>,

@@ -98,7 +98,7 @@ pub enum TimerState {
 ///   the function will never run. A cancelled timer's thread wakes at once.
 /// - [`wait`](Self::wait) returns once the timer is finished (fired or
 ///   cancelled), even if the function panicked.
-/// - With `std`, [`start`](Self::start) runs it on a new thread, measuring
+/// - With `std`, `start` runs it on a new thread, measuring
 ///   the interval from the call to `start` (Python measures from whenever the
 ///   new thread gets going). Without `std`, hand [`run`](Self::run) a thread
 ///   of your own, or give the timer to your runtime's spawner with

@@ -179,3 +179,164 @@ fn panicking_action_breaks_and_wakes_the_others() {
         assert!(barrier.is_broken());
     });
 }
+
+/// Regression: a timed-out waiter that found its generation already
+/// released returned `Ok` from a `Relaxed` value, without synchronising with
+/// the release, so the action's effects could be invisible to it.
+#[test]
+fn timed_waiter_that_finds_the_release_sees_the_action() {
+    loom::model(|| {
+        let data = Arc::new(AtomicUsize::new(0));
+        let d = Arc::clone(&data);
+        let barrier = Arc::new(Barrier::with_action(2, move || {
+            d.store(1, Ordering::Relaxed);
+        }));
+        let (b, seen) = (Arc::clone(&barrier), Arc::clone(&data));
+        // Under loom every deadline has passed: this waiter's timeout races
+        // the release at every step.
+        let timed = spawn(move || {
+            let r = b.wait_timeout(Duration::from_secs(1));
+            if r.is_ok() {
+                // Relaxed on purpose: only the barrier may order it.
+                assert_eq!(
+                    seen.load(Ordering::Relaxed),
+                    1,
+                    "Ok without the action's effects"
+                );
+            }
+            r
+        });
+        let untimed = barrier.wait();
+        if untimed.is_ok() {
+            assert_eq!(data.load(Ordering::Relaxed), 1);
+        }
+        let timed = timed.join().unwrap();
+        assert_eq!(
+            timed.is_ok(),
+            untimed.is_ok(),
+            "mixed: {timed:?} / {untimed:?}"
+        );
+    });
+}
+
+/// The same race without an action: the other party's pre-barrier write
+/// must be visible on every `Ok`, timed or not.
+#[test]
+fn timed_waiter_that_finds_the_release_sees_the_other_party() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (b, m, t) = (Arc::clone(&barrier), Arc::clone(&mine), Arc::clone(&theirs));
+        let timed = spawn(move || {
+            t.store(1, Ordering::Relaxed);
+            let r = b.wait_timeout(Duration::from_secs(1));
+            if r.is_ok() {
+                assert_eq!(
+                    m.load(Ordering::Relaxed),
+                    1,
+                    "timed Ok without the other's write"
+                );
+            }
+            r
+        });
+        mine.store(1, Ordering::Relaxed);
+        let untimed = barrier.wait_timeout(Duration::MAX);
+        if untimed.is_ok() {
+            assert_eq!(
+                theirs.load(Ordering::Relaxed),
+                1,
+                "Ok without the other's write"
+            );
+        }
+        let timed = timed.join().unwrap();
+        assert_eq!(
+            timed.is_ok(),
+            untimed.is_ok(),
+            "mixed: {timed:?} / {untimed:?}"
+        );
+    });
+}
+
+/// Both parties timed: whichever returns `Ok` (as the leader, from its load,
+/// or from its failed timeout CAS) sees the other's write.
+#[test]
+fn two_timed_waiters_see_each_other_on_ok() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (b, m, t) = (Arc::clone(&barrier), Arc::clone(&mine), Arc::clone(&theirs));
+        let other = spawn(move || {
+            t.store(1, Ordering::Relaxed);
+            let r = b.wait_timeout(Duration::from_secs(1));
+            if r.is_ok() {
+                assert_eq!(m.load(Ordering::Relaxed), 1);
+            }
+            r
+        });
+        mine.store(1, Ordering::Relaxed);
+        let r = barrier.wait_timeout(Duration::from_secs(1));
+        if r.is_ok() {
+            assert_eq!(theirs.load(Ordering::Relaxed), 1);
+        }
+        let o = other.join().unwrap();
+        assert_eq!(r.is_ok(), o.is_ok(), "mixed: {r:?} / {o:?}");
+    });
+}
+
+/// Regression (narrow layout, `--cfg rallypoint_tiny_gen`: one `gen` bit,
+/// so `gen` comes round to a waiter's generation after two releases): a
+/// waiter released from generation 0 that has not yet looked must never
+/// see generation 0 again. Without the straggler accounting (`lag.rs`) the
+/// third party's generation wraps `gen` back to 0 with count 0, and the
+/// late waiter waits forever for a generation that ended long ago.
+#[cfg(rallypoint_tiny_gen)]
+#[test]
+fn released_waiter_never_sees_its_generation_again() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let late = {
+            let b = Arc::clone(&barrier);
+            spawn(move || b.wait())
+        };
+        // Generation 0: `late` and this thread.
+        assert!(barrier.wait().is_ok());
+        // Generation 1: a third thread and this one. Its release brings
+        // `gen` back to 0, in the half `late` may not have left yet.
+        let third = {
+            let b = Arc::clone(&barrier);
+            spawn(move || b.wait())
+        };
+        assert!(barrier.wait().is_ok());
+        assert!(third.join().unwrap().is_ok());
+        assert!(
+            late.join().unwrap().is_ok(),
+            "the late waiter misread its generation"
+        );
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.is_broken());
+    });
+}
+
+/// Recovery after a timeout break on the narrow layout's wrap: the fresh
+/// generation that `reset` opens may enter a half with stragglers, and
+/// must wait for them rather than let them alias it.
+#[cfg(rallypoint_tiny_gen)]
+#[test]
+fn reset_after_a_break_waits_for_stragglers() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let first = spawn(move || b.wait());
+        assert!(barrier.wait().is_ok());
+        // A timeout breaks generation 1 (under loom at once); reset opens
+        // generation 0 again, in the half `first` may still hold.
+        assert_eq!(
+            barrier.wait_timeout(Duration::from_secs(1)),
+            Err(BarrierError::TimedOut)
+        );
+        barrier.reset();
+        assert!(first.join().unwrap().is_ok());
+        assert!(!barrier.is_broken());
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}

@@ -22,6 +22,7 @@ mod error;
 mod futex;
 mod sync;
 mod timer;
+mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;

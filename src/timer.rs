@@ -199,9 +199,11 @@ impl<F: FnOnce()> Timer<F> {
 
     /// [`run`](Self::run) with the deadline already computed (by `start`).
     fn run_until(&self, deadline: Option<Deadline>) -> bool {
-        // Relaxed: the claim only decides who waits; the phase CAS below
-        // decides who fires.
-        let mut s = self.state.fetch_or(CLAIMED, Ordering::Relaxed);
+        // The claim decides who waits; the phase CAS below decides who
+        // fires. Acquire: a `false` returned because the timer was already
+        // cancelled is decided from a value that synchronises with the
+        // cancel's Release (free on x86, where every RMW is a full fence).
+        let mut s = self.state.fetch_or(CLAIMED, Ordering::Acquire);
         if s & CLAIMED != 0 || phase(s) != WAITING {
             return false;
         }
@@ -331,7 +333,10 @@ impl<F> Timer<F> {
     /// assert!(!timer.run());    // never fires
     /// ```
     pub fn cancel(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
+        // Acquire (here and on CAS failure): a `false` decided from a FIRED
+        // or CANCELLED word synchronises with the Release that wrote it, so
+        // the caller sees the function's (or the other canceller's) effects.
+        let mut s = self.state.load(Ordering::Acquire);
         loop {
             if phase(s) != WAITING {
                 return false;
@@ -341,7 +346,7 @@ impl<F> Timer<F> {
             // Acquire loads; one CAS decides between this and firing.
             match self
                 .state
-                .compare_exchange(s, cancelled, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(s, cancelled, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
                     // A runner sleeps on the word once CLAIMED is set.

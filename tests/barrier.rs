@@ -306,7 +306,7 @@ fn zero_timeout_breaks_unless_last() {
 #[test]
 fn duration_max_waits_forever_without_overflow() {
     let barrier = Barrier::new(2).with_timeout(Duration::MAX);
-    assert_eq!(barrier.timeout(), Some(Duration::MAX));
+    assert_eq!(barrier.timeout(), None, "Duration::MAX means no timeout");
     thread::scope(|s| {
         let waiter = s.spawn(|| barrier.wait_timeout(Duration::MAX));
         let other = s.spawn(|| barrier.wait());
@@ -440,7 +440,11 @@ fn too_many_parties_panics() {
 fn max_parties_is_accepted() {
     let b = Barrier::new(Barrier::MAX_PARTIES);
     assert_eq!(b.parties(), Barrier::MAX_PARTIES);
-    const { assert!(Barrier::MAX_PARTIES >= 65_535) };
+    #[cfg(all(target_has_atomic = "64", not(rallypoint_narrow_state)))]
+    const {
+        assert!(Barrier::MAX_PARTIES >= 65_535)
+    };
+    const { assert!(Barrier::MAX_PARTIES >= 1_023) };
 }
 
 #[test]
@@ -473,7 +477,13 @@ fn static_barrier_and_auto_traits() {
     send_sync::<Barrier>();
     send_sync::<Barrier<fn()>>();
     unwind_safe::<Barrier>();
-    assert!(std::mem::size_of::<Barrier<NoAction>>() <= 24);
+    // The narrow layout adds its two straggler counters (`lag.rs`).
+    let limit = if cfg!(rallypoint_narrow_state) {
+        32
+    } else {
+        24
+    };
+    assert!(std::mem::size_of::<Barrier<NoAction>>() <= limit);
     assert!(std::mem::size_of::<Barrier<NoAction>>() < std::mem::size_of::<std::sync::Barrier>());
 }
 

@@ -4,15 +4,8 @@
 //!
 //! The whole state lives in one `AtomicU64` (`AtomicU32` on targets without
 //! 64-bit atomics); every transition is one successful CAS on it, decided
-//! from the value the CAS saw, never from a re-load.
-//!
-//! | bits (64-bit) | bits (32-bit) | field       | meaning                                          |
-//! |---------------|---------------|-------------|--------------------------------------------------|
-//! | 0..16         | 0..10         | `count`     | parties arrived in this generation and not yet gone; `== parties` while the action runs ("full") |
-//! | 16            | 10            | `SLEEPERS`  | some thread is parked (or about to) on `seq`     |
-//! | 17            | 11            | `BROKEN`    | broken (on a full generation: "break the next")  |
-//! | 18            | 12            | `RESETTING` | `reset()` broke waiting parties; they are leaving |
-//! | 19..64        | 13..32        | `gen`       | generation number, wrapping                      |
+//! from the value the CAS saw, never from a re-load. The fields (`count`,
+//! `SLEEPERS`, `BROKEN`, `RESETTING`, `gen`) are laid out in `layout.rs`.
 //!
 //! A generation ends exactly once, by **release** (`gen + 1`: its parties
 //! get `Ok`) or by a **break** (`BROKEN` or `RESETTING` set with `gen`
@@ -21,13 +14,21 @@
 //! decrementing it, and `gen` cannot move on until `count` is 0. So a waiter
 //! that wakes late, after any number of later events, reads what ended *its*
 //! generation: `gen` moved on means released; `gen` unchanged with a break
-//! flag means broken. Releases, the hot path, cost no departure RMW.
+//! flag means broken. Releases, the hot path, cost no departure RMW. That
+//! `gen` never comes round to a stalled waiter's generation again is
+//! `lag.rs`'s job on the narrow layout, and 2^45 generations' on the wide
+//! one.
+//!
+//! Every transition keeps the word's invariant (`count <= parties`, no
+//! underflow, flags consistent with `count`): each is written to refuse
+//! rather than corrupt, and debug and loom builds check the invariant on
+//! every one (`Barrier::transition`).
 //!
 //! Waiters spin briefly on the state word, then park on `seq`, a separate
-//! 32-bit futex word (never an alias of the state word: mixed-size atomic
-//! access is forbidden), after setting `SLEEPERS`. Each transition that ends
-//! what sleepers wait for clears `SLEEPERS` and, only if it was set, bumps
-//! `seq` and calls `wake_all`: no syscall when nobody sleeps.
+//! 32-bit futex word, after setting `SLEEPERS` (`waiting.rs`, shared with
+//! the crate's other primitives). Each transition that ends what sleepers
+//! wait for clears `SLEEPERS` and, only if it was set, bumps `seq` and calls
+//! `wake_all`: no syscall when nobody sleeps.
 //!
 //! # Memory ordering
 //!
@@ -40,84 +41,62 @@
 //!   party's return.
 //! - Break, reset, departure CAS: `AcqRel`, for the same reasons on the
 //!   error path.
+//! - Every value a decision is made from was read with `Acquire`: the
+//!   waiters' loads, and the values `transition` hands its closures or
+//!   returns as `Err` (its initial load and its CAS failure ordering). In
+//!   particular a timed-out waiter that finds its generation released
+//!   (`time_out` returning `Released`) has synchronised with the release.
 //! - Parking: `seq` is loaded `Acquire` *before* the state is re-checked (by
 //!   the CAS that sets `SLEEPERS`, or a load); the waker bumps `seq` with
 //!   `Release` *after* its state CAS. If the parker read the bump it also
 //!   sees the new state and does not sleep; otherwise its futex wait compares
 //!   against the pre-bump value and cannot miss the wake. SAFETY.md,
-//!   "Barrier: no lost wake-up", gives the full argument.
+//!   "Waiting: no lost wake-up", gives the full argument.
+
+mod lag;
+mod layout;
 
 use crate::error::BarrierError;
-use crate::futex::{self, Deadline, Nanos};
+use crate::futex::Nanos;
 use crate::sync::{self, loom_const_fn, AtomicU32, Backoff, Ordering};
+use crate::waiting::{StateWord, Timeout};
 use core::cell::Cell;
 use core::fmt;
 use core::time::Duration;
-
-#[cfg(target_has_atomic = "64")]
-mod layout {
-    pub(super) type Word = u64;
-    pub(super) use crate::sync::AtomicU64 as AtomicWord;
-    /// Bits of the `count` field.
-    pub(super) const COUNT_BITS: u32 = 16;
-    pub(super) const TOO_MANY_PARTIES: &str =
-        "Barrier: parties exceeds Barrier::MAX_PARTIES (65535 on this target)";
-}
-
-#[cfg(not(target_has_atomic = "64"))]
-mod layout {
-    pub(super) type Word = u32;
-    pub(super) use crate::sync::AtomicU32 as AtomicWord;
-    /// Bits of the `count` field.
-    pub(super) const COUNT_BITS: u32 = 10;
-    pub(super) const TOO_MANY_PARTIES: &str =
-        "Barrier: parties exceeds Barrier::MAX_PARTIES (1023 on this target)";
-}
-
-use layout::{AtomicWord, Word, COUNT_BITS, TOO_MANY_PARTIES};
-
-/// Mask of the `count` field.
-const COUNT_MASK: Word = (1 << COUNT_BITS) - 1;
-/// A thread is parked, or about to park, on `seq`.
-const SLEEPERS: Word = 1 << COUNT_BITS;
-/// The barrier is broken (on a full generation: the next one will be).
-const BROKEN: Word = 1 << (COUNT_BITS + 1);
-/// `reset()` broke the waiting parties; they are leaving.
-const RESETTING: Word = 1 << (COUNT_BITS + 2);
-/// The lowest bit of the `gen` field.
-const GEN_ONE: Word = 1 << (COUNT_BITS + 3);
-/// Mask of the `gen` field.
-const GEN_MASK: Word = !(GEN_ONE - 1);
-
-/// The `count` field.
-#[inline]
-const fn count(word: Word) -> usize {
-    (word & COUNT_MASK) as usize
-}
-
-/// The `gen` field, in place (not shifted down).
-#[inline]
-const fn generation(word: Word) -> Word {
-    word & GEN_MASK
-}
-
-/// Broken, or being reset: the current generation has failed.
-#[inline]
-const fn is_failed(word: Word) -> bool {
-    word & (BROKEN | RESETTING) != 0
-}
-
-/// The word of the next generation: `gen + 1` (wrapping), count 0, no flags.
-#[inline]
-const fn next_generation(word: Word) -> Word {
-    generation(word).wrapping_add(GEN_ONE)
-}
+use lag::{Lag, Ticket};
+use layout::{
+    count, generation, invalid, is_failed, next_generation, one_gone, AtomicWord, Word, BROKEN,
+    COUNT_MASK, RESETTING, SLEEPERS, TOO_MANY_PARTIES,
+};
 
 /// What a barrier runs when a generation completes: Python's `action`.
 ///
-/// Implemented for every `Fn()` closure and for [`NoAction`]. The action runs
-/// exactly once per completed generation, on the leader's thread (the last
-/// to arrive), after all parties arrived and before any of them returns.
+/// Implemented for every `Fn()` closure and for [`NoAction`]; implement it
+/// for a type of your own to give the action a name and state, and pass it
+/// to [`Barrier::with_action`]. The action runs exactly once per completed
+/// generation, on the leader's thread (the last to arrive), after all
+/// parties arrived and before any of them returns.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Barrier, BarrierAction};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// /// Counts completed rounds.
+/// struct Rounds<'a>(&'a AtomicU64);
+/// impl BarrierAction for Rounds<'_> {
+///     fn run(&self) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let rounds = AtomicU64::new(0);
+/// let barrier = Barrier::with_action(1, Rounds(&rounds));
+/// barrier.wait().unwrap();
+/// barrier.wait().unwrap();
+/// assert_eq!(rounds.load(Ordering::Relaxed), 2);
+/// ```
 pub trait BarrierAction {
     /// Runs the action.
     fn run(&self);
@@ -261,6 +240,9 @@ pub struct Barrier<A = NoAction> {
     /// The futex word sleepers park on; bumped when they must wake.
     seq: AtomicU32,
     parties: u32,
+    /// Narrow layout: waits per half of the generation space (`lag.rs`).
+    /// Wide layout: nothing (size 0).
+    lag: Lag,
     /// Default timeout of `wait()`.
     timeout: Option<Nanos>,
     action: A,
@@ -268,7 +250,22 @@ pub struct Barrier<A = NoAction> {
 
 impl Barrier<NoAction> {
     /// The largest number of parties a barrier can have on this target:
-    /// 65 535 where 64-bit atomics exist, 1 023 elsewhere.
+    /// 65 535 where 64-bit atomics exist, 1 023 elsewhere (and with
+    /// `--cfg rallypoint_narrow_state`).
+    ///
+    /// The same for every action type; spell it `Barrier::MAX_PARTIES`.
+    /// (It is defined on `Barrier<NoAction>` only, because on a generic
+    /// `impl<A> Barrier<A>` the plain `Barrier::MAX_PARTIES` could not infer
+    /// `A` and would not compile; so `Barrier::<fn()>::MAX_PARTIES` does
+    /// not exist.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Barrier;
+    /// let widest = Barrier::with_action(Barrier::MAX_PARTIES, || {});
+    /// assert_eq!(widest.parties(), Barrier::MAX_PARTIES);
+    /// ```
     pub const MAX_PARTIES: usize = COUNT_MASK as usize;
 
     loom_const_fn! {
@@ -294,7 +291,7 @@ impl Barrier<NoAction> {
     }
 }
 
-impl<A: Fn()> Barrier<A> {
+impl<A: BarrierAction> Barrier<A> {
     loom_const_fn! {
         /// Creates a barrier for `parties` threads whose last arriver runs
         /// `action` once per completed generation, before any party returns.
@@ -332,6 +329,7 @@ impl<A> Barrier<A> {
                 state: AtomicWord::new(0),
                 seq: AtomicU32::new(0),
                 parties: parties as u32,
+                lag: Lag::new(),
                 timeout: None,
                 action,
             }
@@ -339,10 +337,12 @@ impl<A> Barrier<A> {
     }
 
     /// Sets the default timeout of [`wait`](Self::wait) (Python's `timeout=`
-    /// constructor argument). `Duration::MAX` means "wait forever".
+    /// constructor argument).
     ///
-    /// Timeouts of ~584 years or more are stored as "forever" and read back
-    /// from [`timeout`](Self::timeout) as `Duration::MAX`.
+    /// `Duration::MAX` (and anything from ~584 years up, which no wait can
+    /// outlast) means "wait forever", the same as no default timeout:
+    /// [`timeout`](Self::timeout) then reads back `None`, as Python's
+    /// `timeout=None` does.
     ///
     /// # Examples
     ///
@@ -351,10 +351,36 @@ impl<A> Barrier<A> {
     /// let barrier = rallypoint::Barrier::new(2).with_timeout(Duration::from_millis(10));
     /// assert_eq!(barrier.timeout(), Some(Duration::from_millis(10)));
     /// assert_eq!(barrier.wait(), Err(rallypoint::BarrierError::TimedOut));
+    ///
+    /// let forever = rallypoint::Barrier::new(2).with_timeout(Duration::MAX);
+    /// assert_eq!(forever.timeout(), None);
     /// ```
     #[must_use]
     pub const fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(Nanos::from_duration(timeout));
+        let nanos = Nanos::from_duration(timeout);
+        // `Nanos::FOREVER` reads back as `Duration::MAX`: no timeout at all.
+        self.timeout = if nanos.to_duration().as_secs() == u64::MAX {
+            None
+        } else {
+            Some(nanos)
+        };
+        self
+    }
+
+    /// Clears the default timeout: [`wait`](Self::wait) waits forever again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2)
+    ///     .with_timeout(Duration::from_secs(1))
+    ///     .without_timeout();
+    /// assert_eq!(barrier.timeout(), None);
+    /// ```
+    #[must_use]
+    pub const fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -371,7 +397,9 @@ impl<A> Barrier<A> {
     }
 
     /// The number of parties currently blocked in this generation: 0 when
-    /// broken or being reset, `parties - 1` while the action runs.
+    /// broken or being reset, `parties - 1` while the action runs (also
+    /// when an [`abort`](Self::abort) is pending for the next generation:
+    /// those parties still pass).
     ///
     /// A snapshot: other threads may arrive or leave at any moment.
     ///
@@ -390,19 +418,27 @@ impl<A> Barrier<A> {
     /// ```
     pub fn n_waiting(&self) -> usize {
         // Relaxed: a snapshot that publishes nothing.
-        let s = self.state.load(Ordering::Relaxed);
-        if is_failed(s) {
+        let s = self.word().load(Ordering::Relaxed);
+        if count(s) == self.parties() {
+            // The action runs: its generation's other parties are blocked
+            // and will pass, even if an `abort` is pending for the next.
+            self.parties() - 1
+        } else if is_failed(s) {
             0
         } else {
-            count(s).min(self.parties() - 1)
+            count(s)
         }
     }
 
     /// Whether the barrier is broken: by [`abort`](Self::abort), a timeout
     /// or a panicking action, until [`reset`](Self::reset).
+    ///
+    /// An `abort` while the action runs reports `true` at once: the
+    /// finishing generation still passes, and every `wait` from then on
+    /// fails until `reset`.
     pub fn is_broken(&self) -> bool {
         // Relaxed: a snapshot that publishes nothing.
-        self.state.load(Ordering::Relaxed) & BROKEN != 0
+        self.word().load(Ordering::Relaxed) & BROKEN != 0
     }
 
     /// Puts the barrier into the broken state: current waiters get
@@ -411,7 +447,9 @@ impl<A> Barrier<A> {
     ///
     /// If the last party of the current generation has already arrived (the
     /// action is running), that generation still completes with `Ok` and the
-    /// *next* one is broken: no generation mixes `Ok` and `Err`.
+    /// *next* one is broken: no generation mixes `Ok` and `Err`. Threads
+    /// already blocked arriving for that next generation get
+    /// [`BarrierError::Broken`] promptly, without waiting for the action.
     ///
     /// # Examples
     ///
@@ -430,7 +468,12 @@ impl<A> Barrier<A> {
             if s & BROKEN != 0 {
                 None
             } else if count(s) == parties {
-                Some(s | BROKEN) // Breaks the next generation at release.
+                // Breaks the next generation at release. Clearing SLEEPERS
+                // wakes threads blocked arriving for the next generation:
+                // they see BROKEN and fail now, not when the action ends.
+                // (The full generation's own waiters wake too, find it
+                // still full and park again.)
+                Some((s | BROKEN) & !SLEEPERS)
             } else {
                 Some((s & !(RESETTING | SLEEPERS)) | BROKEN)
             }
@@ -443,7 +486,8 @@ impl<A> Barrier<A> {
     /// Like Python, a `wait` that starts while those threads are still
     /// leaving blocks until they have left, then joins the fresh generation.
     /// If the action is running, its generation completes with `Ok` and only
-    /// a pending [`abort`](Self::abort) of the next generation is undone.
+    /// a pending [`abort`](Self::abort) of the next generation is undone
+    /// (threads that the abort already failed keep their `Err(Broken)`).
     ///
     /// # Examples
     ///
@@ -462,22 +506,42 @@ impl<A> Barrier<A> {
     /// ```
     pub fn reset(&self) {
         let parties = self.parties();
-        // Declines (`Err`) when there is nothing to reset.
-        let _ = self.transition(|s| {
-            if count(s) == parties {
-                // The action runs: only a pending abort can be undone.
-                (s & BROKEN != 0).then_some(s & !BROKEN)
-            } else if s & RESETTING != 0 {
-                None
-            } else if count(s) == 0 {
-                // Broken with every waiter gone: a fresh generation.
-                (s & BROKEN != 0).then(|| next_generation(s))
-            } else {
-                // Waiters (or broken stragglers) remain: fail them, and keep
-                // `gen` until they have all left.
-                Some((s & !(BROKEN | SLEEPERS)) | RESETTING)
+        loop {
+            let blocked = Cell::new(None);
+            // Declines (`Err`) when there is nothing to reset.
+            let _ = self.transition(|s| {
+                blocked.set(None);
+                if count(s) == parties {
+                    // The action runs: only a pending abort can be undone.
+                    (s & BROKEN != 0).then_some(s & !BROKEN)
+                } else if s & RESETTING != 0 {
+                    None
+                } else if count(s) == 0 {
+                    // Broken with every waiter gone: a fresh generation.
+                    if s & BROKEN == 0 {
+                        return None;
+                    }
+                    let next = next_generation(s);
+                    blocked.set(self.lag.must_wait(s, next));
+                    blocked.get().is_none().then_some(next)
+                } else {
+                    // Waiters (or broken stragglers) remain: fail them, and
+                    // keep `gen` until they have all left.
+                    Some((s & !(BROKEN | SLEEPERS)) | RESETTING)
+                }
+            });
+            match blocked.get() {
+                // Narrow layout only, once per 2^18 generations at most.
+                Some(half) => self.lag.wait_clear(half),
+                None => return,
             }
-        });
+        }
+    }
+
+    /// The state word with its futex word (`waiting.rs`).
+    #[inline]
+    fn word(&self) -> StateWord<'_, Word> {
+        StateWord::new(&self.state, &self.seq, SLEEPERS)
     }
 
     /// Makes one transition of the state word: `f` maps the current word to
@@ -486,121 +550,34 @@ impl<A> Barrier<A> {
     ///
     /// Wakes parked threads exactly when the transition clears `SLEEPERS`:
     /// the transitions that end what sleepers wait for (release, breaks,
-    /// the end of `RESETTING`) clear it, the others (arrivals, departures,
-    /// a pending abort or reset of a full generation, parking) keep it. So no
-    /// call site decides whether to wake, and none wakes with no sleeper.
+    /// the end of `RESETTING`, an abort while the action runs) clear it,
+    /// the others (arrivals, departures, a reset of a full generation,
+    /// parking) keep it. So no call site decides whether to wake, and none
+    /// wakes with no sleeper. Every value `f` sees and `Err` returns was
+    /// read with `Acquire` (`StateWord::transition`).
+    ///
+    /// Debug and loom builds check the state word's invariant on every
+    /// transition (`layout::invalid`) and panic, naming the transition,
+    /// on a word that breaks it.
     #[inline]
     fn transition(&self, mut f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
-        // The loop `fetch_update` (renamed `try_update` on nightly) would
-        // write, spelled out so it builds warning-free from the MSRV to
-        // nightly. AcqRel on success, Relaxed loads: see the module docs'
-        // "Memory ordering" (the CAS validates every value the loads
-        // returned).
-        let mut old = self.state.load(Ordering::Relaxed);
-        let new = loop {
-            let new = f(old).ok_or(old)?;
-            match self
-                .state
-                .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break new,
-                Err(actual) => old = actual,
+        let parties = self.parties();
+        self.word().transition(|s| {
+            let new = f(s)?;
+            if cfg!(any(debug_assertions, loom)) {
+                if let Some(why) = invalid(new, parties) {
+                    panic!("Barrier: transition {s:#x} -> {new:#x} breaks the state word: {why}");
+                }
             }
-        };
-        if old & SLEEPERS != 0 && new & SLEEPERS == 0 {
-            self.wake_sleepers();
-        }
-        Ok(old)
+            Some(new)
+        })
     }
 
-    #[cold]
-    fn wake_sleepers(&self) {
-        // Release pairs with the Acquire load of `seq` in `park`: a parker
-        // that reads this bump also sees the state transition before it.
-        self.seq.fetch_add(1, Ordering::Release);
-        futex::wake_all(&self.seq);
-    }
-
-    /// One step of waiting for the state word to leave `s`: spin while the
-    /// budget lasts, then park. Returns `false` if the deadline passed while
-    /// parked (the caller re-checks it either way).
+    /// One step of waiting for the state word to leave `s` (spin, yield,
+    /// park). Returns `false` if the deadline passed while parked.
     #[inline]
     fn pause(&self, s: Word, timeout: Option<&Timeout>, backoff: &Backoff) -> bool {
-        if backoff.snooze() {
-            return true;
-        }
-        self.park(s, timeout.and_then(Timeout::deadline))
-    }
-
-    /// Parks on `seq` until a waking transition, if the state is still `s`.
-    #[cold]
-    fn park(&self, s: Word, deadline: Option<Deadline>) -> bool {
-        // Read `seq` *before* re-checking the state. Acquire pairs with the
-        // Release bump in `wake_sleepers`: if this reads a bump, the
-        // re-check below sees the transition that preceded it.
-        let seq = self.seq.load(Ordering::Acquire);
-        if s & SLEEPERS == 0 {
-            // Publish SLEEPERS, only if the state is still `s` (else we
-            // re-check). Its Release makes the `seq` load above happen-before
-            // the waker's Acquire transition that sees SLEEPERS, so that load
-            // cannot have read the waker's bump.
-            if self
-                .transition(|now| (now == s).then_some(s | SLEEPERS))
-                .is_err()
-            {
-                return true;
-            }
-        } else if self.state.load(Ordering::Acquire) != s {
-            return true;
-        }
-        futex::wait(&self.seq, seq, deadline)
-    }
-}
-
-/// A waiter's timeout, turned into a deadline only when first needed.
-///
-/// Most timed waits end while still spinning (a two-thread round takes
-/// ~60-100 ns); reading the clock up front would cost each of them a clock
-/// read, about as much again as the round. So the deadline is computed the
-/// first time the waiter looks at it: once spinning is over, or when it
-/// parks. The wait then ends at least `timeout` after the call (never early),
-/// late by at most the spin phase (16 `spin_loop` hints).
-struct Timeout(Cell<Limit>);
-
-#[derive(Clone, Copy)]
-enum Limit {
-    Forever,
-    After(Duration),
-    At(Deadline),
-}
-
-impl Timeout {
-    #[inline]
-    fn new(timeout: Option<Duration>) -> Self {
-        Self(Cell::new(timeout.map_or(Limit::Forever, Limit::After)))
-    }
-
-    /// The deadline (`None`: never), computed on first use.
-    fn deadline(&self) -> Option<Deadline> {
-        match self.0.get() {
-            Limit::Forever => None,
-            Limit::At(d) => Some(d),
-            Limit::After(t) => {
-                let d = Deadline::after(t);
-                self.0.set(d.map_or(Limit::Forever, Limit::At));
-                d
-            }
-        }
-    }
-
-    /// Whether the deadline has passed; not looked at while spinning.
-    #[inline]
-    fn has_passed(&self, backoff: &Backoff) -> bool {
-        match self.0.get() {
-            Limit::Forever => false,
-            _ if backoff.is_spinning() => false,
-            _ => self.deadline().is_some_and(Deadline::has_passed),
-        }
+        self.word().pause(s, timeout, backoff)
     }
 }
 
@@ -681,21 +658,32 @@ impl<A: BarrierAction> Barrier<A> {
     fn wait_until(&self, timeout: &Timeout) -> Result<BarrierWaitResult, BarrierError> {
         let parties = self.parties();
         let backoff = Backoff::new();
+        // Narrow layout: registers this wait until it has read its outcome
+        // (`lag.rs`); a guess at the half, corrected if the arrival refuses.
+        // Wide layout: nothing, compiled away.
+        let ticket = Ticket::new(&self.lag, || self.word().load(Ordering::Relaxed));
+        // Whether the arrival released the generation in the same CAS.
+        let released = Cell::new(false);
         let arrive = |s: Word| {
-            if is_failed(s) || count(s) == parties {
+            if is_failed(s) || count(s) == parties || !ticket.admits(s) {
                 return None;
             }
-            Some(if count(s) + 1 == parties && A::IS_NOOP {
-                next_generation(s) // The leader releases in the same CAS.
+            let last = count(s) + 1 == parties;
+            // The leader releases in the same CAS when there is no action
+            // (and, narrow layout, no straggler holds the next half).
+            let release = last && A::IS_NOOP && self.lag.must_wait(s, next_generation(s)).is_none();
+            released.set(release);
+            Some(if release {
+                next_generation(s)
             } else {
-                s + 1 // Without an action: one more waiter. With one, the
-                      // leader makes the generation full.
+                s + 1 // One more waiter; the leader's makes the generation full.
             })
         };
         let old = loop {
             match self.transition(arrive) {
                 Ok(old) => break old,
                 Err(s) if s & BROKEN != 0 => return Err(BarrierError::Broken),
+                Err(s) if !ticket.admits(s) => ticket.move_to(s),
                 Err(s) => {
                     // Not our generation yet: reset's victims are leaving, or
                     // the action runs. Wait for the state to move on.
@@ -715,7 +703,8 @@ impl<A: BarrierAction> Barrier<A> {
             parties: self.parties,
         };
         if index + 1 == parties {
-            if !A::IS_NOOP {
+            ticket.leave(); // The leader reads no outcome.
+            if !released.get() {
                 self.run_action_and_release();
             }
             return Ok(result);
@@ -724,18 +713,27 @@ impl<A: BarrierAction> Barrier<A> {
             .map(|()| result)
     }
 
-    /// The leader's path when there is an action: the generation is full;
-    /// run the action, then release (or break, if it panics).
+    /// The leader's path when it could not release in its arrival CAS (there
+    /// is an action, or a straggler holds the next half): the generation is
+    /// full; run the action, then release (or break, if it panics).
     #[cold]
     fn run_action_and_release(&self) {
         sync::on_unwind(|| self.action.run(), || self.break_after_action_panic());
+        // Nobody else moves `gen` while the generation is full, so waiting
+        // for stragglers first (narrow layout only) cannot go stale.
+        let s = self.word().load(Ordering::Relaxed);
+        if let Some(half) = self.lag.must_wait(s, next_generation(s)) {
+            self.lag.wait_clear(half);
+        }
         // A pending abort carries over to the next generation. AcqRel:
         // Release publishes the action's effects to the waiters.
         let released = self.transition(|s| {
-            debug_assert_eq!(count(s), self.parties());
-            Some(next_generation(s) | (s & BROKEN))
+            (count(s) == self.parties()).then(|| next_generation(s) | (s & BROKEN))
         });
-        debug_assert!(released.is_ok());
+        debug_assert!(
+            released.is_ok(),
+            "Barrier: a full generation changed under its leader"
+        );
     }
 
     /// The action unwound: break the full generation. The leader departs;
@@ -743,10 +741,15 @@ impl<A: BarrierAction> Barrier<A> {
     #[cold]
     fn break_after_action_panic(&self) {
         let broken = self.transition(|s| {
-            debug_assert_eq!(count(s), self.parties());
-            Some(((s - 1) & !(SLEEPERS | RESETTING)) | BROKEN)
+            if count(s) != self.parties() {
+                return None;
+            }
+            one_gone(s).map(|s| (s & !(SLEEPERS | RESETTING)) | BROKEN)
         });
-        debug_assert!(broken.is_ok());
+        debug_assert!(
+            broken.is_ok(),
+            "Barrier: a full generation changed under its leader"
+        );
     }
 
     /// A non-leader's wait for generation `gen` to end.
@@ -756,7 +759,7 @@ impl<A: BarrierAction> Barrier<A> {
         let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the release (or break) CAS that ended `gen`.
-            let s = self.state.load(Ordering::Acquire);
+            let s = self.word().load(Ordering::Acquire);
             if generation(s) != gen {
                 return Ok(());
             }
@@ -784,27 +787,44 @@ impl<A: BarrierAction> Barrier<A> {
     }
 
     /// This waiter's timeout elapsed: break `gen`, unless it has already
-    /// ended or is full. One CAS decides between this and the release.
+    /// ended or is full. One CAS decides between this and the release, and
+    /// every outcome is read from a value loaded with `Acquire`
+    /// (`transition`), so `Released` has synchronised with the release.
     #[cold]
     fn time_out(&self, gen: Word) -> Outcome {
         let parties = self.parties();
         // We depart as we break it: the others count down the rest.
         let broke = self.transition(|s| {
             let open = generation(s) == gen && count(s) != parties && !is_failed(s);
-            open.then(|| ((s - 1) & !SLEEPERS) | BROKEN)
+            if !open {
+                return None;
+            }
+            // We are counted in `gen`, so `count` is at least 1; a word
+            // that says otherwise is refused, never decremented.
+            one_gone(s).map(|s| (s & !SLEEPERS) | BROKEN)
         });
         match broke {
             Ok(_) => Outcome::Failed(BarrierError::TimedOut),
             Err(s) if generation(s) != gen => Outcome::Released,
             Err(s) if count(s) == parties => Outcome::Pending,
-            Err(_) => Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut)),
+            Err(s) if is_failed(s) => {
+                Outcome::Failed(self.depart_with(gen, BarrierError::TimedOut))
+            }
+            Err(_) => {
+                // Open, yet count 0 with us counted: impossible while `gen`
+                // identifies our generation (SAFETY.md, "Barrier:
+                // wrap-around"). Refused above; report a break rather than
+                // corrupt the word or wait forever.
+                debug_assert!(false, "Barrier: a counted waiter found count 0");
+                Outcome::Failed(BarrierError::Broken)
+            }
         }
     }
 
     /// A waiter of the broken generation `gen` leaves.
     #[cold]
     fn depart(&self, gen: Word, timeout: &Timeout) -> BarrierError {
-        let error = if timeout.deadline().is_some_and(Deadline::has_passed) {
+        let error = if timeout.has_expired() {
             BarrierError::TimedOut
         } else {
             BarrierError::Broken
@@ -813,20 +833,36 @@ impl<A: BarrierAction> Barrier<A> {
     }
 
     fn depart_with(&self, gen: Word, error: BarrierError) -> BarrierError {
-        let departed = self.transition(|s| {
-            // `gen` cannot move on while we are counted (see the module docs).
-            debug_assert!(generation(s) == gen && count(s) > 0 && is_failed(s));
-            if generation(s) != gen || count(s) == 0 || !is_failed(s) {
-                return None; // Never corrupt the word, whatever happened.
+        loop {
+            let blocked = Cell::new(None);
+            let departed = self.transition(|s| {
+                blocked.set(None);
+                // `gen` cannot move on while we are counted (module docs).
+                if generation(s) != gen || !is_failed(s) {
+                    return None; // Never corrupt the word, whatever happened.
+                }
+                let gone = one_gone(s)?;
+                if count(s) == 1 && s & RESETTING != 0 {
+                    // The last of reset's victims: a fresh generation.
+                    let next = next_generation(s);
+                    blocked.set(self.lag.must_wait(s, next));
+                    blocked.get().is_none().then_some(next)
+                } else {
+                    Some(gone)
+                }
+            });
+            match blocked.get() {
+                // Narrow layout only: wait for last lap's stragglers.
+                Some(half) => self.lag.wait_clear(half),
+                None => {
+                    debug_assert!(
+                        departed.is_ok(),
+                        "Barrier: a counted waiter could not depart"
+                    );
+                    return error;
+                }
             }
-            Some(if count(s) == 1 && s & RESETTING != 0 {
-                next_generation(s) // The last of reset's victims: a fresh generation.
-            } else {
-                s - 1
-            })
-        });
-        debug_assert!(departed.is_ok());
-        error
+        }
     }
 }
 
@@ -846,74 +882,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_do_not_overlap() {
-        let fields = [COUNT_MASK, SLEEPERS, BROKEN, RESETTING, GEN_MASK];
-        let mut all: Word = 0;
-        for f in fields {
-            assert_eq!(all & f, 0, "field {f:#x} overlaps");
-            all |= f;
-        }
-        assert_eq!(all, Word::MAX, "every bit belongs to a field");
-    }
-
-    #[test]
-    fn count_never_carries_into_flags() {
-        let w = generation(Word::MAX) | (Barrier::MAX_PARTIES as Word);
-        assert_eq!(count(w), Barrier::MAX_PARTIES);
-        assert_eq!(w & (SLEEPERS | BROKEN | RESETTING), 0);
-    }
-
-    #[test]
-    fn generation_wraps_to_zero_and_clears_everything_else() {
-        let top = GEN_MASK | SLEEPERS | BROKEN | 7;
-        assert_eq!(next_generation(top), 0);
-        assert_eq!(next_generation(5 | SLEEPERS), GEN_ONE);
-    }
-
-    #[test]
     fn max_parties_meets_the_contract() {
         #[cfg(target_has_atomic = "64")]
+        #[cfg(not(rallypoint_narrow_state))]
         const {
             assert!(Barrier::MAX_PARTIES >= 65_535)
         };
         const { assert!(Barrier::MAX_PARTIES >= 1_023) };
     }
 
-    /// Builds a word from fields (tests only: the code never needs it).
-    fn pack(gen: Word, count: usize, flags: Word) -> Word {
-        (gen << GEN_ONE.trailing_zeros()) | flags | count as Word
-    }
-
-    const GEN_LIMIT: Word = GEN_MASK >> (COUNT_BITS + 3);
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(if cfg!(miri) { 16 } else { 256 }))]
-
-        #[test]
-        fn fields_round_trip_and_never_overflow(
-            gen in 0..=GEN_LIMIT,
-            count_ in 0..=Barrier::MAX_PARTIES,
-            flags in proptest::sample::select(&[0, SLEEPERS, BROKEN, RESETTING, SLEEPERS | BROKEN, SLEEPERS | RESETTING][..]),
-        ) {
-            let w = pack(gen, count_, flags);
-            proptest::prop_assert_eq!(count(w), count_);
-            proptest::prop_assert_eq!(generation(w) >> (COUNT_BITS + 3), gen);
-            proptest::prop_assert_eq!(w & (SLEEPERS | BROKEN | RESETTING), flags);
-            proptest::prop_assert_eq!(is_failed(w), flags & (BROKEN | RESETTING) != 0);
-            // The next generation: gen + 1 (wrapping), nothing else.
-            let next = next_generation(w);
-            proptest::prop_assert_eq!(next, pack((gen + 1) & GEN_LIMIT, 0, 0));
-            // Arrival (+1) below MAX_PARTIES never touches flags or gen.
-            if count_ < Barrier::MAX_PARTIES {
-                proptest::prop_assert_eq!(generation(w + 1), generation(w));
-                proptest::prop_assert_eq!((w + 1) & (SLEEPERS | BROKEN | RESETTING), flags);
-            }
-        }
-    }
-
     #[test]
     fn sizes() {
-        #[cfg(target_pointer_width = "64")]
+        #[cfg(all(target_pointer_width = "64", not(rallypoint_narrow_state)))]
         assert!(core::mem::size_of::<Barrier>() <= 24);
         assert_eq!(core::mem::size_of::<NoAction>(), 0);
     }

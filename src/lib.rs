@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Items that only loom builds leave out need no "non-loom" badge.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 // The wasm wait layer (`futex/wasm.rs`): `target_feature = "atomics"` is
 // visible to `cfg` only on nightly, where these intrinsics are still unstable.
 #![cfg_attr(

@@ -27,6 +27,12 @@
 //! rely on still comes from their own atomics (SAFETY.md, "2. Wait layer"):
 //! the lock adds ordering, it never replaces any.
 //!
+//! Allocation: where std's `Mutex`/`Condvar` are pthread-based (most
+//! futex-less Unixes), std boxes each one lazily, so a bucket's first use
+//! allocates once; after that, parking allocates nothing. (On the Linux
+//! host std's are futex-based, and `tests/no_alloc.rs` passes on this
+//! backend.)
+//!
 //! On the Linux host the whole test suite runs on this backend with
 //! `RUSTFLAGS="--cfg rallypoint_force_fallback"` (a CI step), and its unit
 //! tests below run in every `cargo test`.

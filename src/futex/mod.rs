@@ -18,7 +18,9 @@
 //! A wait that enters the kernel after a wake was issued does not sleep: the
 //! kernel compares `*word` with `expected` atomically with queueing the
 //! waiter. So "store new value, then wake" on one side and "see old value,
-//! then wait(expected = old)" on the other never loses a wake-up. That is the
+//! then wait(expected = old)" on the other never loses a wake-up. (The std
+//! fallback, `fallback.rs`, gets the same from re-checking the word under a
+//! bucket lock that wakers also take.) That is the
 //! only synchronisation this layer promises; all memory ordering comes from
 //! the atomic operations on the word itself (see SAFETY.md, "2. Wait layer").
 //!

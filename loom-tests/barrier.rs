@@ -318,23 +318,28 @@ fn released_waiter_never_sees_its_generation_again() {
 }
 
 /// Recovery after a timeout break on the narrow layout's wrap: the fresh
-/// generation that `reset` opens may enter a half with stragglers, and
-/// must wait for them rather than let them alias it.
+/// generation that `reset` opens must never be taken by a straggler of the
+/// previous lap for its own.
 #[cfg(rallypoint_tiny_gen)]
 #[test]
-fn reset_after_a_break_waits_for_stragglers() {
+fn reset_after_a_break_keeps_stragglers_safe() {
     loom::model(|| {
         let barrier = Arc::new(Barrier::new(2));
         let b = Arc::clone(&barrier);
         let first = spawn(move || b.wait());
         assert!(barrier.wait().is_ok());
-        // A timeout breaks generation 1 (under loom at once); reset opens
-        // generation 0 again, in the half `first` may still hold.
+        // A timeout breaks generation 1 (under loom at once); reset opens a
+        // fresh generation, then a full one releases it into the half
+        // `first` may still hold.
         assert_eq!(
             barrier.wait_timeout(Duration::from_secs(1)),
             Err(BarrierError::TimedOut)
         );
         barrier.reset();
+        let b = Arc::clone(&barrier);
+        let third = spawn(move || b.wait());
+        assert!(barrier.wait().is_ok());
+        assert!(third.join().unwrap().is_ok());
         assert!(first.join().unwrap().is_ok());
         assert!(!barrier.is_broken());
         assert_eq!(barrier.n_waiting(), 0);

@@ -11,10 +11,15 @@
 //! wait call is counted, from before its arrival until it has read its
 //! outcome, in `halves[h]`, where `h` is the half of the generation it
 //! arrives in (its arrival CAS refuses a word of the other half, and the
-//! caller re-registers). A transition that moves `gen` into a half `h`
-//! (the release at the end of the other half, or a reset's fresh
-//! generation there) first waits until `halves[h]` is 0: until every wait
-//! that arrived in `h` one full lap earlier has read its outcome. So, while
+//! caller re-registers). Only releases move `gen` (a reset reuses the
+//! broken generation's number), and the release that moves it into a half
+//! `h`, at the end of the other half, first waits until `halves[h]` is 0:
+//! until every wait that arrived in `h` one full lap earlier has read its
+//! outcome. That release is always made from a full generation (a leader
+//! that would release in its arrival CAS makes the generation full
+//! instead), so nothing else can move the word on while its leader waits,
+//! and the leader itself is no longer registered: the wait cannot go stale
+//! and cannot be part of a cycle. So, while
 //! a waiter of `G` is counted, `gen` stays within `G`'s half and the next
 //! one, where every generation number occurs once: it can never read `G`
 //! again except as its own generation. The bound holds for any number of

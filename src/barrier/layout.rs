@@ -90,6 +90,14 @@ pub(crate) const fn next_generation(word: Word) -> Word {
     generation(word).wrapping_add(GEN_ONE) & GEN_MASK
 }
 
+/// The word of a fresh generation after a break whose parties have all
+/// departed: the same `gen` (nobody who waited in the broken one is left to
+/// confuse the two), count 0, no flags. Only releases move `gen`.
+#[inline]
+pub(crate) const fn fresh_generation(word: Word) -> Word {
+    generation(word)
+}
+
 /// The word with one party gone (`count - 1`), or `None` if `count` is 0:
 /// a transition that would underflow into the flags refuses instead.
 #[inline]

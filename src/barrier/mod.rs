@@ -11,7 +11,10 @@
 //! get `Ok`) or by a **break** (`BROKEN` or `RESETTING` set with `gen`
 //! unchanged: its parties get `Err`). After a break, `count` is the number of
 //! that generation's waiters that have not yet seen it; each "departs" by
-//! decrementing it, and `gen` cannot move on until `count` is 0. So a waiter
+//! decrementing it, and `gen` cannot move on until `count` is 0. Then
+//! `reset` (or the last of its victims) opens a fresh generation under the
+//! *same* number: nobody who could confuse the two is left, and only
+//! releases ever move `gen`. So a waiter
 //! that wakes late, after any number of later events, reads what ended *its*
 //! generation: `gen` moved on means released; `gen` unchanged with a break
 //! flag means broken. Releases, the hot path, cost no departure RMW. That
@@ -65,8 +68,8 @@ use core::fmt;
 use core::time::Duration;
 use lag::{Lag, Ticket};
 use layout::{
-    count, generation, invalid, is_failed, next_generation, one_gone, AtomicWord, Word, BROKEN,
-    COUNT_MASK, RESETTING, SLEEPERS, TOO_MANY_PARTIES,
+    count, fresh_generation, generation, invalid, is_failed, next_generation, one_gone, AtomicWord,
+    Word, BROKEN, COUNT_MASK, RESETTING, SLEEPERS, TOO_MANY_PARTIES,
 };
 
 /// What a barrier runs when a generation completes: Python's `action`.
@@ -145,6 +148,16 @@ pub struct BarrierWaitResult {
 }
 
 impl BarrierWaitResult {
+    /// The result for arrival `index` of a round of `parties` (for the
+    /// crate's other barriers: `Phaser::arrive_and_wait`).
+    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
+    pub(crate) const fn new(index: usize, parties: usize) -> Self {
+        Self {
+            index: index as u32,
+            parties: parties as u32,
+        }
+    }
+
     /// This party's place in its generation's arrival order, in
     /// `0..parties`: 0 arrived first, `parties - 1` last. Python's return
     /// value of `Barrier.wait()`.
@@ -506,36 +519,22 @@ impl<A> Barrier<A> {
     /// ```
     pub fn reset(&self) {
         let parties = self.parties();
-        loop {
-            let blocked = Cell::new(None);
-            // Declines (`Err`) when there is nothing to reset.
-            let _ = self.transition(|s| {
-                blocked.set(None);
-                if count(s) == parties {
-                    // The action runs: only a pending abort can be undone.
-                    (s & BROKEN != 0).then_some(s & !BROKEN)
-                } else if s & RESETTING != 0 {
-                    None
-                } else if count(s) == 0 {
-                    // Broken with every waiter gone: a fresh generation.
-                    if s & BROKEN == 0 {
-                        return None;
-                    }
-                    let next = next_generation(s);
-                    blocked.set(self.lag.must_wait(s, next));
-                    blocked.get().is_none().then_some(next)
-                } else {
-                    // Waiters (or broken stragglers) remain: fail them, and
-                    // keep `gen` until they have all left.
-                    Some((s & !(BROKEN | SLEEPERS)) | RESETTING)
-                }
-            });
-            match blocked.get() {
-                // Narrow layout only, once per 2^18 generations at most.
-                Some(half) => self.lag.wait_clear(half),
-                None => return,
+        // Declines (`Err`) when there is nothing to reset.
+        let _ = self.transition(|s| {
+            if count(s) == parties {
+                // The action runs: only a pending abort can be undone.
+                (s & BROKEN != 0).then_some(s & !BROKEN)
+            } else if s & RESETTING != 0 {
+                None
+            } else if count(s) == 0 {
+                // Broken with every waiter gone: a fresh generation.
+                (s & BROKEN != 0).then(|| fresh_generation(s))
+            } else {
+                // Waiters (or broken stragglers) remain: fail them, and
+                // keep `gen` until they have all left.
+                Some((s & !(BROKEN | SLEEPERS)) | RESETTING)
             }
-        }
+        });
     }
 
     /// The state word with its futex word (`waiting.rs`).
@@ -833,36 +832,23 @@ impl<A: BarrierAction> Barrier<A> {
     }
 
     fn depart_with(&self, gen: Word, error: BarrierError) -> BarrierError {
-        loop {
-            let blocked = Cell::new(None);
-            let departed = self.transition(|s| {
-                blocked.set(None);
-                // `gen` cannot move on while we are counted (module docs).
-                if generation(s) != gen || !is_failed(s) {
-                    return None; // Never corrupt the word, whatever happened.
-                }
-                let gone = one_gone(s)?;
-                if count(s) == 1 && s & RESETTING != 0 {
-                    // The last of reset's victims: a fresh generation.
-                    let next = next_generation(s);
-                    blocked.set(self.lag.must_wait(s, next));
-                    blocked.get().is_none().then_some(next)
-                } else {
-                    Some(gone)
-                }
-            });
-            match blocked.get() {
-                // Narrow layout only: wait for last lap's stragglers.
-                Some(half) => self.lag.wait_clear(half),
-                None => {
-                    debug_assert!(
-                        departed.is_ok(),
-                        "Barrier: a counted waiter could not depart"
-                    );
-                    return error;
-                }
+        let departed = self.transition(|s| {
+            // `gen` cannot move on while we are counted (module docs).
+            if generation(s) != gen || !is_failed(s) {
+                return None; // Never corrupt the word, whatever happened.
             }
-        }
+            let gone = one_gone(s)?;
+            Some(if count(s) == 1 && s & RESETTING != 0 {
+                fresh_generation(s) // The last of reset's victims.
+            } else {
+                gone
+            })
+        });
+        debug_assert!(
+            departed.is_ok(),
+            "Barrier: a counted waiter could not depart"
+        );
+        error
     }
 }
 

@@ -8,6 +8,21 @@ use core::fmt;
 /// like Java's `CyclicBarrier` (`TimeoutException` vs
 /// `BrokenBarrierException`), rallypoint tells the party whose own timeout
 /// broke the barrier apart from the parties it took down with it.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Barrier, BarrierError};
+/// use std::time::Duration;
+///
+/// let barrier = Barrier::new(2);
+/// // Nobody else comes: this party's own timeout breaks the barrier...
+/// assert_eq!(barrier.wait_timeout(Duration::from_millis(1)), Err(BarrierError::TimedOut));
+/// // ...and every later wait fails at once until `reset()`.
+/// assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+/// assert_eq!(BarrierError::Broken.to_string(), "barrier is broken");
+/// barrier.reset();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BarrierError {

@@ -1,6 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Items that only loom builds leave out need no "non-loom" badge.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
+// The wasm wait layer (`futex/wasm.rs`): `target_feature = "atomics"` is
+// visible to `cfg` only on nightly, where these intrinsics are still unstable.
+#![cfg_attr(
+    all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        not(target_os = "emscripten")
+    ),
+    feature(stdarch_wasm_atomic_wait)
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -10,28 +22,28 @@ extern crate std;
 mod barrier;
 mod error;
 mod futex;
+#[cfg(target_has_atomic = "64")]
+mod phaser;
+mod precision;
 mod sync;
 mod timer;
+#[cfg(feature = "alloc")]
+mod timer_queue;
 mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
 pub use error::BarrierError;
-#[cfg(all(
-    not(loom),
-    any(
-        rallypoint_force_spin, // tests only: the spin backend on a host (futex/mod.rs)
-        not(any(
-            target_os = "linux",
-            target_os = "android",
-            target_os = "freebsd",
-            windows,
-            target_vendor = "apple"
-        ))
-    )
-))]
 pub use futex::set_clock;
+#[cfg(target_has_atomic = "64")]
+pub use phaser::{ArrivalToken, Phaser};
+pub use precision::Precision;
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]
 pub use timer::TimerHandle;
 pub use timer::{Timer, TimerState};
+#[cfg(all(feature = "alloc", loom))]
+#[doc(hidden)]
+pub use timer_queue::loom_clock;
+#[cfg(feature = "alloc")]
+pub use timer_queue::{ScheduledTimer, TimerQueue};

@@ -12,6 +12,8 @@
 
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64;
+#[cfg(all(not(loom), feature = "alloc"))]
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -19,6 +21,8 @@ pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
 pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::Ordering;
+#[cfg(all(loom, feature = "alloc"))]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize};
 
 /// Under loom: loom's `AtomicU32` plus the futex model's per-word lock.
 #[cfg(loom)]

@@ -63,6 +63,22 @@ const fn is_finished(word: u32) -> bool {
 /// Where a [`Timer`] is in its life.
 ///
 /// Moves `Waiting -> Running -> Fired` or `Waiting -> Cancelled`, never back.
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Timer, TimerState};
+/// use std::time::Duration;
+///
+/// let fires = Timer::new(Duration::ZERO, || {});
+/// assert_eq!(fires.state(), TimerState::Waiting);
+/// fires.run();
+/// assert_eq!(fires.state(), TimerState::Fired);
+///
+/// let cancelled = Timer::new(Duration::ZERO, || {});
+/// cancelled.cancel();
+/// assert_eq!(cancelled.state(), TimerState::Cancelled);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimerState {
     /// Neither fired nor cancelled: not yet started, or counting down.
@@ -82,7 +98,7 @@ pub enum TimerState {
 ///   the function will never run. A cancelled timer's thread wakes at once.
 /// - [`wait`](Self::wait) returns once the timer is finished (fired or
 ///   cancelled), even if the function panicked.
-/// - With `std`, [`start`](Self::start) runs it on a new thread, measuring
+/// - With `std`, `start` runs it on a new thread, measuring
 ///   the interval from the call to `start` (Python measures from whenever the
 ///   new thread gets going). Without `std`, hand [`run`](Self::run) a thread
 ///   of your own, or give the timer to your runtime's spawner with
@@ -114,7 +130,8 @@ pub enum TimerState {
 /// | `cancel` before `run`/`start`, or twice | the first returns `true` and the function never runs; later calls return `false` |
 /// | the function panics | the timer is `Fired` (waiters return), the panic resumes in `run`'s caller; `TimerHandle::join` returns it as `Err` |
 /// | `Duration::ZERO` / `Duration::MAX` | fires at once / never fires, waits until cancelled; no overflow |
-/// | dropping a `TimerHandle` | detaches the thread; the timer still fires (or can still be cancelled through a `TimerControl`) |
+/// | `start` or `start_with` after `run` | panics: a timer runs once (Python raises `RuntimeError` for a second `start`) |
+/// | dropping a `TimerHandle` | detaches the thread; the timer still fires while the process lives (or can still be cancelled through a `TimerControl`). Unlike Python, returning from `main` ends the process and its timer threads: keep the handle and `join` it |
 /// | dropping a timer that never fired | drops the function unrun |
 ///
 /// Each row is a test in `tests/timer.rs`.
@@ -226,7 +243,7 @@ impl<F: FnOnce()> Timer<F> {
     /// Runs the function; we won `WAITING -> RUNNING`. Publishes `FIRED`
     /// and wakes waiters whether it returns or unwinds.
     fn fire(&self) {
-        #[allow(unsafe_code)] // The crate's one cell (STYLE.md, "Unsafe code").
+        #[allow(unsafe_code)] // The crate's one cell (SAFETY.md, "1. Every `unsafe` site").
         // We won the only `WAITING -> RUNNING` CAS the word will ever see.
         // SAFETY: the one and only access to the cell (SAFETY.md, "Timer: the function cell").
         let function = unsafe { self.function.take() };
@@ -249,6 +266,14 @@ impl<F: FnOnce()> Timer<F> {
 impl<F> Timer<F> {
     /// The interval the timer was created with (`Duration::MAX` for ~584
     /// years or more).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = rallypoint::Timer::new(Duration::from_millis(250), || {});
+    /// assert_eq!(timer.interval(), Duration::from_millis(250));
+    /// ```
     #[inline]
     pub fn interval(&self) -> Duration {
         self.interval.to_duration()
@@ -277,6 +302,15 @@ impl<F> Timer<F> {
 
     /// Whether the timer has fired (the function returned or panicked) or
     /// was cancelled: Python's `finished` event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let timer = rallypoint::Timer::new(std::time::Duration::ZERO, || {});
+    /// assert!(!timer.is_finished());
+    /// timer.run();
+    /// assert!(timer.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         // Acquire: as in `state`.
         is_finished(self.state.load(Ordering::Acquire))
@@ -419,7 +453,7 @@ impl<F> fmt::Debug for Timer<F> {
 
 #[cfg(feature = "alloc")]
 mod control {
-    use super::{Deadline, Timer, TimerState};
+    use super::{Deadline, Ordering, Timer, TimerState, CLAIMED};
     use alloc::boxed::Box;
     use alloc::sync::Arc;
     use core::fmt;
@@ -454,9 +488,10 @@ mod control {
 
     /// A shared handle to a started timer: cancel it, wait for it, look at it.
     ///
-    /// Returned by [`Timer::start_with`]; [`TimerHandle`](crate::TimerHandle)
-    /// (feature `std`) adds `join` and `is_alive` for a timer on its own
-    /// thread. Dropping it detaches: the timer still fires.
+    /// Returned by [`Timer::start_with`]; `TimerHandle` (feature `std`)
+    /// adds `join` and `is_alive` for a timer on its own thread. Dropping it
+    /// detaches: the timer still fires while the process lives (see
+    /// `TimerHandle` on returning from `main`).
     #[derive(Clone)]
     pub struct TimerControl {
         timer: Arc<dyn Control>,
@@ -464,31 +499,94 @@ mod control {
 
     impl TimerControl {
         /// [`Timer::cancel`]: `true` exactly when the function will never run.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_secs(3600), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// assert!(control.cancel());
+        /// assert!(!control.cancel()); // already cancelled
+        /// ```
         pub fn cancel(&self) -> bool {
             self.timer.cancel()
         }
 
         /// [`Timer::wait`]: blocks until fired or cancelled.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::{Timer, TimerState}; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_millis(5), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// control.wait();
+        /// assert_eq!(control.state(), TimerState::Fired);
+        /// ```
         pub fn wait(&self) {
             self.timer.wait_until(None);
         }
 
         /// [`Timer::wait_timeout`]: returns whether the timer is finished.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_secs(3600), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// assert!(!control.wait_timeout(Duration::from_millis(1)));
+        /// control.cancel();
+        /// assert!(control.wait_timeout(Duration::from_secs(5)));
+        /// ```
         pub fn wait_timeout(&self, timeout: Duration) -> bool {
             self.timer.wait_until(Deadline::after(timeout))
         }
 
         /// [`Timer::state`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::{Timer, TimerState}; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_secs(3600), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// assert_eq!(control.state(), TimerState::Waiting);
+        /// control.cancel();
+        /// assert_eq!(control.state(), TimerState::Cancelled);
+        /// ```
         pub fn state(&self) -> TimerState {
             self.timer.state()
         }
 
         /// [`Timer::is_finished`]: fired or cancelled.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_secs(3600), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// assert!(!control.is_finished());
+        /// control.cancel();
+        /// assert!(control.is_finished());
+        /// ```
         pub fn is_finished(&self) -> bool {
             self.timer.is_finished()
         }
 
         /// [`Timer::interval`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let control = Timer::new(Duration::from_secs(3600), || {})
+        ///     .start_with(|body| { std::thread::spawn(body); });
+        /// assert_eq!(control.interval(), Duration::from_secs(3600));
+        /// control.cancel();
+        /// ```
         pub fn interval(&self) -> Duration {
             self.timer.interval()
         }
@@ -511,6 +609,12 @@ mod control {
         /// timer's body (which waits, then fires unless cancelled) and must
         /// run it once, on some thread that may block. Returns a handle that
         /// cancels, waits and observes the timer.
+        ///
+        /// # Panics
+        ///
+        /// If [`run`](Timer::run) was already called on this timer: a timer
+        /// runs once. (Starting a cancelled timer is allowed; its body
+        /// returns at once.)
         ///
         /// # Examples
         ///
@@ -536,6 +640,14 @@ mod control {
             self,
             spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> R,
         ) -> (TimerControl, R) {
+            // Relaxed: we own the timer (`self` by value), so no other thread
+            // can reach the word; `run` set CLAIMED on this thread or before
+            // the timer was moved here.
+            assert!(
+                self.state.load(Ordering::Relaxed) & CLAIMED == 0,
+                "rallypoint: Timer::start/start_with called on a timer that was \
+                 already run; a timer runs once (create a new Timer to run again)"
+            );
             let deadline = self.interval.deadline();
             let timer = Arc::new(self);
             let runner = Arc::clone(&timer);
@@ -553,13 +665,39 @@ pub use control::TimerControl;
 #[cfg(feature = "std")]
 mod handle {
     use super::{Timer, TimerControl, TimerState};
+    use crate::Precision;
     use core::time::Duration;
     use std::thread::{self, JoinHandle};
 
     /// A timer running on its own thread: Python's started `Timer`.
     ///
     /// Returned by [`Timer::start`]. Dropping the handle detaches the
-    /// thread: the timer still fires, as in Python.
+    /// thread: the timer still fires, **but only while the process lives**.
+    /// Python keeps the interpreter alive until a (non-daemon) timer thread
+    /// ends; Rust does not: when `main` returns, the process exits and a
+    /// detached timer that has not fired yet never does. So keep the handle
+    /// and [`join`](Self::join) it (or [`wait`](Self::wait) on it) before
+    /// `main` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Timer;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let fired = Arc::new(AtomicBool::new(false));
+    /// let flag = Arc::clone(&fired);
+    /// let handle = Timer::new(Duration::from_millis(10), move || {
+    ///     flag.store(true, Ordering::Release);
+    /// })
+    /// .start();
+    /// // Without this join, returning from `main` here could end the
+    /// // process before the timer fires.
+    /// handle.join().unwrap();
+    /// assert!(fired.load(Ordering::Acquire));
+    /// ```
     #[derive(Debug)]
     pub struct TimerHandle {
         control: TimerControl,
@@ -572,7 +710,10 @@ mod handle {
         ///
         /// # Panics
         ///
-        /// If the OS cannot create a thread.
+        /// If [`run`](Timer::run) was already called on this timer (a timer
+        /// runs once; Python raises `RuntimeError` for a second `start`), or
+        /// if the OS cannot create a thread. Starting a cancelled timer is
+        /// allowed: its thread exits at once.
         ///
         /// # Examples
         ///
@@ -585,10 +726,36 @@ mod handle {
         /// handle.join().unwrap();
         /// ```
         pub fn start(self) -> TimerHandle {
+            self.start_with_precision(Precision::Default)
+        }
+
+        /// [`start`](Self::start), choosing how precisely the timer's
+        /// thread wakes for its deadline (see [`Precision`]; on Linux,
+        /// `Precise` sets that thread's timer slack to 1 ns). Never early
+        /// either way.
+        ///
+        /// # Panics
+        ///
+        /// If the OS cannot create a thread.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::{Precision, Timer};
+        /// use std::time::Duration;
+        ///
+        /// let handle = Timer::new(Duration::from_millis(1), || {})
+        ///     .start_with_precision(Precision::Precise);
+        /// handle.join().unwrap();
+        /// ```
+        pub fn start_with_precision(self, precision: Precision) -> TimerHandle {
             let (control, thread) = self.start_shared(|body| {
                 thread::Builder::new()
                     .name("rallypoint-timer".into())
-                    .spawn(body)
+                    .spawn(move || {
+                        let _precision = crate::precision::apply(precision);
+                        body();
+                    })
                     .expect("rallypoint: failed to spawn the timer thread")
             });
             TimerHandle { control, thread }
@@ -598,6 +765,16 @@ mod handle {
     impl TimerHandle {
         /// Cancels the timer: `true` exactly when the function will never
         /// run. The timer's thread wakes and exits at once.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || unreachable!()).start();
+        /// assert!(handle.cancel());
+        /// assert!(!handle.cancel()); // already cancelled
+        /// handle.join().unwrap();
+        /// ```
         pub fn cancel(&self) -> bool {
             self.control.cancel()
         }
@@ -607,44 +784,128 @@ mod handle {
         /// # Errors
         ///
         /// The function's panic payload, if it panicked.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let ok = Timer::new(Duration::from_millis(1), || {}).start();
+        /// assert!(ok.join().is_ok());
+        ///
+        /// let panics = Timer::new(Duration::from_millis(1), || panic!("boom")).start();
+        /// assert!(panics.join().is_err());
+        /// ```
         pub fn join(self) -> thread::Result<()> {
             self.thread.join()
         }
 
         /// Whether the timer's thread is still running (Python's
         /// `is_alive()`): true until it has exited.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || {}).start();
+        /// assert!(handle.is_alive());
+        /// handle.cancel();
+        /// // The thread exits soon after; join waits for that.
+        /// handle.join().unwrap();
+        /// ```
         pub fn is_alive(&self) -> bool {
             !self.thread.is_finished()
         }
 
         /// Whether the timer fired or was cancelled.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_millis(1), || {}).start();
+        /// handle.wait();
+        /// assert!(handle.is_finished());
+        /// handle.join().unwrap();
+        /// ```
         pub fn is_finished(&self) -> bool {
             self.control.is_finished()
         }
 
         /// Where the timer is in its life.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::{Timer, TimerState}; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || {}).start();
+        /// assert_eq!(handle.state(), TimerState::Waiting);
+        /// handle.cancel();
+        /// assert_eq!(handle.state(), TimerState::Cancelled);
+        /// handle.join().unwrap();
+        /// ```
         pub fn state(&self) -> TimerState {
             self.control.state()
         }
 
         /// The timer's interval.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || {}).start();
+        /// assert_eq!(handle.interval(), Duration::from_secs(3600));
+        /// handle.cancel();
+        /// handle.join().unwrap();
+        /// ```
         pub fn interval(&self) -> Duration {
             self.control.interval()
         }
 
         /// Blocks until the timer fired or was cancelled (the thread may
         /// still be exiting; use [`join`](Self::join) to wait for that).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::{Timer, TimerState}; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_millis(5), || {}).start();
+        /// handle.wait();
+        /// assert_eq!(handle.state(), TimerState::Fired);
+        /// handle.join().unwrap();
+        /// ```
         pub fn wait(&self) {
             self.control.wait();
         }
 
         /// Like [`wait`](Self::wait), for at most `timeout`; returns whether
         /// the timer is finished.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || {}).start();
+        /// assert!(!handle.wait_timeout(Duration::from_millis(1)));
+        /// handle.cancel();
+        /// assert!(handle.wait_timeout(Duration::from_secs(5)));
+        /// handle.join().unwrap();
+        /// ```
         pub fn wait_timeout(&self, timeout: Duration) -> bool {
             self.control.wait_timeout(timeout)
         }
 
         /// A cloneable handle to the same timer, for other threads.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use rallypoint::Timer; use std::time::Duration;
+        /// let handle = Timer::new(Duration::from_secs(3600), || unreachable!()).start();
+        /// let control = handle.control();
+        /// std::thread::spawn(move || assert!(control.cancel())).join().unwrap();
+        /// handle.join().unwrap();
+        /// ```
         pub fn control(&self) -> TimerControl {
             self.control.clone()
         }
@@ -663,6 +924,25 @@ mod tests {
         assert!(core::mem::size_of::<Timer<fn()>>() <= 16 + core::mem::size_of::<fn()>());
         let zst = || {};
         assert_eq!(core::mem::size_of_val(&Timer::new(Duration::ZERO, zst)), 16);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    #[should_panic(expected = "called on a timer that was already run")]
+    fn start_after_run_panics() {
+        let timer = Timer::new(Duration::ZERO, || {});
+        assert!(timer.run());
+        let _never = timer.start();
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn start_after_cancel_is_allowed_and_exits_at_once() {
+        let timer = Timer::new(Duration::from_secs(3600), || unreachable!());
+        assert!(timer.cancel());
+        let handle = timer.start();
+        assert!(handle.wait_timeout(Duration::from_secs(10)));
+        handle.join().unwrap();
     }
 
     #[test]

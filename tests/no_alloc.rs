@@ -180,3 +180,70 @@ fn timer_core_paths_allocate_nothing() {
         assert_eq!(runner.join().unwrap(), (false, 0));
     });
 }
+
+#[test]
+fn phaser_paths_allocate_nothing() {
+    use rallypoint::Phaser;
+    let phaser = Phaser::with_action(2, || {});
+    thread::scope(|s| {
+        // Both sides of many phases: split and blocking, spinning, parking
+        // and the completing arrival's action.
+        let other = s.spawn(|| {
+            allocations_in(|| {
+                for _ in 0..1000 {
+                    phaser.arrive_and_wait().unwrap();
+                    let token = phaser.arrive().unwrap();
+                    phaser.wait(token).unwrap();
+                }
+            })
+            .1
+        });
+        let (_, mine) = allocations_in(|| {
+            for i in 0..1000 {
+                if i % 100 == 0 {
+                    thread::sleep(Duration::from_micros(200)); // make the other park
+                }
+                phaser
+                    .arrive_and_wait_timeout(Duration::from_secs(30))
+                    .unwrap();
+                let token = phaser.arrive().unwrap();
+                phaser.wait_timeout(token, Duration::from_secs(30)).unwrap();
+            }
+        });
+        assert_eq!(mine, 0);
+        assert_eq!(other.join().unwrap(), 0);
+    });
+    let p = phaser.phase();
+    let (_, n) = allocations_in(|| {
+        assert_eq!(phaser.register(), Ok(p));
+        assert_eq!(phaser.register_many(2), Ok(p));
+        let token = phaser.arrive_and_drop().unwrap();
+        assert_eq!(
+            phaser.wait_timeout(token, Duration::ZERO),
+            Err(BarrierError::TimedOut)
+        );
+        assert_eq!(
+            phaser.arrive_and_wait_timeout(Duration::from_millis(1)),
+            Err(BarrierError::TimedOut)
+        );
+        phaser.abort();
+        phaser.reset();
+        assert_eq!(phaser.wait(token), Err(BarrierError::Broken));
+        let _ = (
+            phaser.parties(),
+            phaser.arrived(),
+            phaser.phase(),
+            phaser.is_broken(),
+        );
+    });
+    assert_eq!(n, 0, "register / drop / timeouts / abort / reset allocated");
+    // Reset with a parked waiter.
+    thread::scope(|s| {
+        let waiter = s.spawn(|| allocations_in(|| phaser.arrive_and_wait()));
+        common::poll("the waiter to arrive", || phaser.arrived() == 1);
+        let (_, n) = allocations_in(|| phaser.reset());
+        assert_eq!(n, 0);
+        let (r, n) = waiter.join().unwrap();
+        assert_eq!((r.map(|_| ()), n), (Err(BarrierError::Broken), 0));
+    });
+}

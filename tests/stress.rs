@@ -553,3 +553,285 @@ fn soak_barriers_and_timers() {
         timers_done.into_inner()
     );
 }
+
+// ---------------------------------------------------------------- phaser soak
+
+/// One phaser episode: `threads` workers, each a party at the start, run
+/// `rounds` steps of blocking arrivals, split arrive/wait (some with a
+/// token `wait_timeout` that must change nothing), leave and re-register;
+/// unless calm, with breaking timeouts, aborts, resets and action panics.
+/// Checks: every call of a calm episode passes and the action runs once per
+/// phase before any waiter returns; in every episode an `Ok` wait means its
+/// phase moved on, errors are only the documented ones, nobody hangs.
+fn phaser_episode(e: Episode, dog: &Watchdog) -> usize {
+    use rallypoint::Phaser;
+    let completed = AtomicUsize::new(0);
+    let panic_next = AtomicBool::new(false);
+    let phaser = Phaser::with_action(e.threads, || {
+        if panic_next.swap(false, Ordering::Relaxed) {
+            panic::panic_any(DELIBERATE);
+        }
+        completed.fetch_add(1, Ordering::Relaxed);
+    });
+    let finished = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..e.threads {
+            let (phaser, completed, panic_next, finished) =
+                (&phaser, &completed, &panic_next, &finished);
+            s.spawn(move || {
+                let what = e.describe();
+                let mut rng = Rng::new(e.seed ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+                let mut registered = true;
+                for _ in 0..e.rounds {
+                    dog.tick(BARRIERS);
+                    let op = rng.below(1_000);
+                    if !e.calm && op < e.abort {
+                        phaser.abort();
+                        continue;
+                    }
+                    if !e.calm && op < e.abort + e.reset {
+                        phaser.reset();
+                        continue;
+                    }
+                    if !e.calm && rng.below(1_000) < e.action_panic {
+                        panic_next.store(true, Ordering::Relaxed);
+                    }
+                    if !registered {
+                        match phaser.register() {
+                            Ok(_) => registered = true,
+                            Err(BarrierError::Broken) => {
+                                assert!(!e.calm, "{what}: register failed in a calm episode");
+                                phaser.reset();
+                            }
+                            Err(other) => panic!("{what}: register returned {other:?}"),
+                        }
+                        continue;
+                    }
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| match rng.below(4) {
+                        0 => {
+                            let timeout = if e.calm || rng.below(2) == 0 {
+                                Duration::from_secs(3_600)
+                            } else {
+                                Duration::from_micros(20 + rng.below(2_000))
+                            };
+                            phaser.arrive_and_wait_timeout(timeout).map(|_| None)
+                        }
+                        1 => {
+                            // Leave; come back on a later step. (If the
+                            // action panics, the drop has happened.)
+                            registered = false;
+                            let token = phaser
+                                .arrive_and_drop()
+                                .inspect_err(|_| registered = true)?;
+                            phaser.wait(token).map(|()| Some(token))
+                        }
+                        _ => {
+                            let token = phaser.arrive()?;
+                            loop {
+                                // A token's timeout changes nothing: retry.
+                                match phaser
+                                    .wait_timeout(token, Duration::from_micros(rng.below(500)))
+                                {
+                                    Err(BarrierError::TimedOut) => continue,
+                                    other => break other.map(|()| Some(token)),
+                                }
+                            }
+                        }
+                    }));
+                    match result {
+                        Ok(Ok(token)) => {
+                            if let Some(token) = token {
+                                assert_ne!(
+                                    phaser.phase(),
+                                    token.phase(),
+                                    "{what}: Ok before the phase moved on"
+                                );
+                            }
+                            if e.calm {
+                                assert!(
+                                    completed.load(Ordering::Relaxed) >= 1,
+                                    "{what}: Ok before any action"
+                                );
+                            }
+                        }
+                        Ok(Err(err)) => {
+                            assert!(!e.calm, "{what}: {err:?} in a calm episode");
+                            if rng.below(2) == 0 {
+                                phaser.reset();
+                            }
+                        }
+                        Err(payload) => {
+                            assert!(!e.calm, "{what}: a panic in a calm episode");
+                            assert_deliberate(&*payload, &what);
+                        }
+                    }
+                }
+                finished.fetch_add(1, Ordering::SeqCst);
+                if registered {
+                    // Leave for good, so the others' phases can complete.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| phaser.arrive_and_drop()));
+                }
+                if !e.calm {
+                    while finished.load(Ordering::SeqCst) < e.threads {
+                        phaser.abort();
+                        thread::yield_now();
+                    }
+                }
+            });
+        }
+    });
+    let (phase, parties) = (phaser.phase() as usize, phaser.parties());
+    let completed = completed.into_inner();
+    if e.calm {
+        // No resets, no breaks: every phase number was a completed phase.
+        assert_eq!((completed, parties), (phase, 0), "{}", e.describe());
+    }
+    completed
+}
+
+/// The phaser soak: random phaser episodes (calm, or with faults) for a
+/// third of `soak_length()`. Fails with the seed on any violated
+/// invariant; the watchdog ends the process on a hang.
+#[test]
+#[ignore = "long: run with --ignored (scripts/soak for minutes-long runs)"]
+fn soak_phasers() {
+    silence_deliberate_panics();
+    let seed = seed();
+    let length = soak_length() / 3;
+    let dog = Watchdog::start();
+    dog.finish(TIMERS);
+    let start = Instant::now();
+    let mut rng = Rng::new(seed.rotate_left(29));
+    let replay = std::env::var("RALLYPOINT_EPISODE")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let (mut episodes, mut phases) = (0, 0);
+    while start.elapsed() < length {
+        let mut e = Episode::new(replay.unwrap_or_else(|| rng.next()));
+        e.threads = 2 + e.threads % 7; // 2..=8: every thread is a party
+        e.rounds = e.rounds.min(600);
+        dog.doing(
+            BARRIERS,
+            format!(
+                "RALLYPOINT_SEED={seed}, phaser episode {episodes}: {}",
+                e.describe()
+            ),
+        );
+        phases += phaser_episode(e, &dog);
+        episodes += 1;
+    }
+    dog.done.store(true, Ordering::Relaxed);
+    println!("phaser soak {length:?}: {episodes} episodes, {phases} completed phases");
+}
+
+/// The TimerQueue soak: three threads schedule batches of one-shot and
+/// repeating timers (some of whose functions panic) on one driven queue,
+/// then cancel them at random distances from their deadlines, or let them
+/// fire. Checks `cancel()` ⇔ not run, one run per fired one-shot, no run
+/// after a repeating timer's cancel, panics reported by `join`, every
+/// waiter returning (a bounded wait: a lost wake fails, not hangs), and
+/// `len()` back to zero.
+#[cfg(feature = "std")]
+#[test]
+#[ignore = "long: run with --ignored"]
+fn soak_timer_queue() {
+    silence_deliberate_panics();
+    let seed = seed();
+    let length = soak_length();
+    let queue = rallypoint::TimerQueue::new();
+    let timers = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let driver = s.spawn(|| queue.run());
+        let workers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let (queue, timers) = (&queue, &timers);
+                s.spawn(move || {
+                    let mut rng = Rng::new(seed ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let start = Instant::now();
+                    while start.elapsed() < length {
+                        let what = format!("RALLYPOINT_SEED={seed}, queue worker {t}");
+                        let batch: Vec<_> = (0..1 + rng.below(64))
+                            .map(|_| {
+                                let ran = Arc::new(AtomicUsize::new(0));
+                                let r = Arc::clone(&ran);
+                                let panics = rng.below(16) == 0;
+                                let repeating = rng.below(6) == 0;
+                                let delay = Duration::from_nanos(rng.below(2_000_000));
+                                let f = move || {
+                                    r.fetch_add(1, Ordering::SeqCst);
+                                    if panics {
+                                        panic::panic_any(DELIBERATE);
+                                    }
+                                };
+                                let timer = if repeating {
+                                    queue
+                                        .schedule_repeating(delay.max(Duration::from_micros(50)), f)
+                                } else {
+                                    queue.schedule(delay, f)
+                                };
+                                (timer, ran, panics, repeating, rng.below(3) == 0)
+                            })
+                            .collect();
+                        thread::sleep(Duration::from_nanos(rng.below(1_500_000)));
+                        for (timer, ran, panics, repeating, let_fire) in batch {
+                            let cancelled = if let_fire && !repeating {
+                                None
+                            } else {
+                                Some(timer.cancel())
+                            };
+                            assert!(timer.wait_timeout(STALL), "{what}: a waiter never returned");
+                            let runs = ran.load(Ordering::SeqCst);
+                            assert_eq!(timer.runs(), runs as u64, "{what}: runs()");
+                            match (repeating, cancelled) {
+                                (false, None) => assert_eq!(runs, 1, "{what}: fired {runs}×"),
+                                (false, Some(c)) => {
+                                    assert_ne!(c, runs == 1, "{what}: cancel() = {c}, ran {runs}×")
+                                }
+                                (true, Some(true)) => {
+                                    thread::sleep(Duration::from_micros(200));
+                                    assert_eq!(
+                                        ran.load(Ordering::SeqCst),
+                                        runs,
+                                        "{what}: ran after cancel"
+                                    );
+                                    // A run in progress at the cancel completes; if it
+                                    // panics the timer ends `Fired` (API item 5).
+                                    let end = timer.state();
+                                    assert!(
+                                        end == rallypoint::TimerState::Cancelled
+                                            || (panics && end == rallypoint::TimerState::Fired),
+                                        "{what}: stopped repeating timer ended {end:?}"
+                                    );
+                                }
+                                (true, _) => assert!(
+                                    panics && runs >= 1,
+                                    "{what}: a repeating timer could not be stopped"
+                                ),
+                            }
+                            match timer.join() {
+                                Err(payload) => {
+                                    assert!(
+                                        panics && runs >= 1,
+                                        "{what}: join failed without a panic"
+                                    );
+                                    assert_deliberate(&*payload, &what);
+                                }
+                                Ok(()) => {
+                                    assert!(!(panics && runs >= 1), "{what}: the panic was lost")
+                                }
+                            }
+                            timers.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(queue.len(), 0, "len() after every timer finished");
+        queue.shutdown();
+        driver.join().unwrap();
+    });
+    println!("queue soak {length:?}: {} timers", timers.into_inner());
+}

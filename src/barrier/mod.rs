@@ -148,6 +148,16 @@ pub struct BarrierWaitResult {
 }
 
 impl BarrierWaitResult {
+    /// The result for arrival `index` of a round of `parties` (for the
+    /// crate's other barriers: `Phaser::arrive_and_wait`).
+    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
+    pub(crate) const fn new(index: usize, parties: usize) -> Self {
+        Self {
+            index: index as u32,
+            parties: parties as u32,
+        }
+    }
+
     /// This party's place in its generation's arrival order, in
     /// `0..parties`: 0 arrived first, `parties - 1` last. Python's return
     /// value of `Barrier.wait()`.

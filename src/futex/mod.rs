@@ -18,7 +18,9 @@
 //! A wait that enters the kernel after a wake was issued does not sleep: the
 //! kernel compares `*word` with `expected` atomically with queueing the
 //! waiter. So "store new value, then wake" on one side and "see old value,
-//! then wait(expected = old)" on the other never loses a wake-up. That is the
+//! then wait(expected = old)" on the other never loses a wake-up. (The std
+//! fallback, `fallback.rs`, gets the same from re-checking the word under a
+//! bucket lock that wakers also take.) That is the
 //! only synchronisation this layer promises; all memory ordering comes from
 //! the atomic operations on the word itself (see SAFETY.md, "2. Wait layer").
 //!
@@ -34,17 +36,50 @@ use crate::sync::AtomicU32;
 use core::num::NonZeroU64;
 use core::time::Duration;
 
+// Backend selection, checked in this order (each `cfg` below excludes the
+// ones before it, so exactly one `imp` is compiled):
+//
+// | Condition                                    | Backend          |
+// |----------------------------------------------|------------------|
+// | `cfg(loom)`                                  | `loom.rs`        |
+// | `cfg(rallypoint_force_fallback)` + `std`     | `fallback.rs` (test-only cfg: runs the fallback on any host) |
+// | Linux, Android                               | `linux.rs`       |
+// | FreeBSD                                      | `freebsd.rs`     |
+// | Windows                                      | `windows.rs`     |
+// | Apple                                        | `apple.rs`       |
+// | OpenBSD                                      | `openbsd.rs`     |
+// | NetBSD                                       | `netbsd.rs`      |
+// | DragonFly BSD                                | `dragonfly.rs`   |
+// | Fuchsia                                      | `fuchsia.rs`     |
+// | Emscripten with the `atomics` target feature | `emscripten.rs`  |
+// | other wasm32 with the `atomics` target feature | `wasm.rs`      |
+// | any other OS, with the `std` feature         | `fallback.rs`    |
+// | no OS (`target_os = "none"`, wasm32/64-unknown-unknown), or no `std` | `spin.rs` |
+//
+// `target_feature = "atomics"` is visible to `cfg` only on nightly (it is
+// an unstable target feature), which is also the only way to build wasm
+// threads outside wasm32-wasip1-threads; on stable, wasm32-wasip1-threads
+// and Emscripten take `fallback.rs`, whose `std::sync::Condvar` parks with
+// the same `memory.atomic.wait32` underneath.
+//
+// The long `any(...)` lists are spelled out in full below because `cfg`
+// has no aliases (a build script could add them, at a build-time cost).
+
 #[cfg(loom)]
 #[path = "loom.rs"]
 mod imp;
 
 #[cfg(all(
     not(loom),
-    not(rallypoint_force_spin),
+    not(all(rallypoint_force_fallback, feature = "std")),
     any(
         target_os = "linux",
         target_os = "android",
         target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly",
+        all(target_os = "emscripten", target_feature = "atomics"),
         target_vendor = "apple"
     )
 ))]
@@ -53,80 +88,236 @@ mod unix;
 
 #[cfg(all(
     not(loom),
-    not(rallypoint_force_spin),
+    not(all(rallypoint_force_fallback, feature = "std")),
     any(target_os = "linux", target_os = "android")
 ))]
 #[allow(unsafe_code)]
 #[path = "linux.rs"]
 mod imp;
 
-#[cfg(all(not(loom), not(rallypoint_force_spin), target_os = "freebsd"))]
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "freebsd"
+))]
 #[allow(unsafe_code)]
 #[path = "freebsd.rs"]
 mod imp;
 
-#[cfg(all(not(loom), not(rallypoint_force_spin), windows))]
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    windows
+))]
 #[allow(unsafe_code)]
 #[path = "windows.rs"]
 mod imp;
 
-#[cfg(all(not(loom), not(rallypoint_force_spin), target_vendor = "apple"))]
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_vendor = "apple"
+))]
 #[allow(unsafe_code)]
 #[path = "apple.rs"]
 mod imp;
 
-// `--cfg rallypoint_force_spin` (tests only: .ci/run) selects the no-OS
-// spin backend on any host, so Barrier and Timer run on it natively; the
-// tests register a clock with `set_clock`, as a bare-metal user must.
 #[cfg(all(
     not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "openbsd"
+))]
+#[allow(unsafe_code)]
+#[path = "openbsd.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "netbsd"
+))]
+#[allow(unsafe_code)]
+#[path = "netbsd.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "dragonfly"
+))]
+#[allow(unsafe_code)]
+#[path = "dragonfly.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "fuchsia"
+))]
+#[allow(unsafe_code)]
+#[path = "fuchsia.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_os = "emscripten",
+    target_feature = "atomics"
+))]
+#[allow(unsafe_code)]
+#[path = "emscripten.rs"]
+mod imp;
+
+#[cfg(all(
+    not(loom),
+    not(all(rallypoint_force_fallback, feature = "std")),
+    target_arch = "wasm32",
+    target_feature = "atomics",
+    not(target_os = "emscripten")
+))]
+#[allow(unsafe_code)]
+#[path = "wasm.rs"]
+mod imp;
+
+// An OS without a futex-like call (illumos, Solaris, AIX, Haiku, Hurd, QNX,
+// VxWorks, Redox, ..., and the wasm targets above without `atomics`), with
+// `std`: park on a table of std Mutex + Condvar buckets.
+#[cfg(all(
+    not(loom),
+    feature = "std",
     any(
-        rallypoint_force_spin,
+        rallypoint_force_fallback,
         not(any(
             target_os = "linux",
             target_os = "android",
             target_os = "freebsd",
             windows,
-            target_vendor = "apple"
+            target_vendor = "apple",
+            target_os = "openbsd",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+            target_os = "fuchsia",
+            all(target_os = "emscripten", target_feature = "atomics"),
+            all(
+                target_arch = "wasm32",
+                target_feature = "atomics",
+                not(target_os = "emscripten")
+            ),
+            // No OS: std exists there only as stubs (no clock, no threads).
+            target_os = "none",
+            all(target_family = "wasm", target_os = "unknown"),
         ))
     )
 ))]
-#[allow(unsafe_code)]
-#[path = "spin.rs"]
+#[path = "fallback.rs"]
 mod imp;
 
-// On hosts with a real backend the no-OS fallback is still compiled for its
-// own unit tests, so that the code bare-metal users run is tested here too.
+// No OS, or no `std` on an OS without a futex: spin.
 #[cfg(all(
-    test,
     not(loom),
-    not(rallypoint_force_spin),
-    any(
+    not(all(rallypoint_force_fallback, feature = "std")),
+    not(any(
         target_os = "linux",
         target_os = "android",
         target_os = "freebsd",
         windows,
-        target_vendor = "apple"
+        target_vendor = "apple",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly",
+        target_os = "fuchsia",
+        all(target_os = "emscripten", target_feature = "atomics"),
+        all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            not(target_os = "emscripten")
+        ),
+    )),
+    any(
+        not(feature = "std"),
+        target_os = "none",
+        all(target_family = "wasm", target_os = "unknown"),
     )
 ))]
-#[allow(unsafe_code, dead_code, unreachable_pub)]
+#[path = "spin.rs"]
+mod imp;
+
+// The clock `set_clock` registers, read by the backends whose target has no
+// OS clock (spin.rs; wasm.rs off WASI). Compiled everywhere, so `set_clock`
+// exists on every target.
+#[allow(unsafe_code)]
+mod registered_clock;
+
+// The no-OS and std-fallback backends are also compiled on hosts with a
+// native backend, for their own unit tests, so that the code bare-metal and
+// futex-less users run is tested here too.
+#[cfg(all(test, not(loom), feature = "std"))]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+#[path = "fallback.rs"]
+mod fallback;
+#[cfg(all(test, not(loom)))]
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
 #[path = "spin.rs"]
 mod spin;
 
-#[cfg(all(
-    not(loom),
-    any(
-        rallypoint_force_spin,
-        not(any(
-            target_os = "linux",
-            target_os = "android",
-            target_os = "freebsd",
-            windows,
-            target_vendor = "apple"
-        ))
-    )
-))]
-pub use imp::set_clock;
+/// Registers the monotonic clock that timed waits use on targets where the
+/// operating system provides none.
+///
+/// `now` must return the time since any fixed origin, never going backwards
+/// (a hardware timer's tick count converted to a `Duration`, for example).
+/// Call it once at start-up, before any timed wait. The first registration
+/// is final: calling it again with the same function does nothing, and with
+/// a different one panics (a deadline computed on one clock cannot be
+/// compared with another: it would wake early or very late).
+///
+/// Where the registered clock is read:
+///
+/// | Target | Clock of timed waits | `set_clock` |
+/// |---|---|---|
+/// | No OS (`target_os = "none"`: `thumbv7em-none-eabihf`, `riscv32imac-unknown-none-elf`, …), `wasm32-unknown-unknown`, `wasm64-unknown-unknown`, and any OS built without the `std` feature whose wait layer is the spin backend | the registered clock | **required** before the first timed wait |
+/// | Every target with an OS clock: Linux, Android, Windows, Apple, the BSDs, Fuchsia, WASI, Emscripten, and every other OS with `std` | the OS's monotonic clock | a no-op: the clock is stored and never read |
+///
+/// So code that builds for both firmware and its host (for the firmware's
+/// unit tests, say) calls `set_clock` unconditionally.
+///
+/// # Panics
+///
+/// If a different clock was registered before (on every target, so that a
+/// firmware's host-side tests catch it too). And a timed wait
+/// (`Barrier::wait_timeout`, a barrier with a default timeout, `Timer::run`,
+/// `Timer::wait_timeout`) on a target of the first row panics if no clock
+/// was registered.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicU64, Ordering};
+/// use core::time::Duration;
+///
+/// // On a microcontroller this would read a free-running hardware timer;
+/// // here a counter that a timer interrupt advances once per millisecond.
+/// static MILLIS: AtomicU64 = AtomicU64::new(0);
+///
+/// fn board_clock() -> Duration {
+///     Duration::from_millis(MILLIS.load(Ordering::Relaxed))
+/// }
+///
+/// fn main() {
+///     rallypoint::set_clock(board_clock); // once, at start-up
+///
+///     // The timer interrupt (simulated): 5 ms pass.
+///     MILLIS.fetch_add(5, Ordering::Relaxed);
+///
+///     // Timed waits now work on a target without an OS; with an OS (as
+///     // when this example runs as a doctest) the OS clock is used.
+///     let barrier = rallypoint::Barrier::new(2);
+///     assert!(barrier.wait_timeout(Duration::ZERO).is_err());
+/// }
+/// ```
+#[inline]
+pub fn set_clock(now: fn() -> Duration) {
+    registered_clock::set(now);
+}
 
 /// Sleeps while `*word == expected`, until woken or `deadline` passes.
 ///
@@ -193,23 +384,14 @@ impl Deadline {
 
     /// The time left until the deadline, zero once it has passed.
     #[inline]
-    #[cfg_attr(
-        any(loom, not(any(test, windows, target_vendor = "apple"))),
-        allow(dead_code)
-    )]
+    #[allow(dead_code)] // used by the backends that take relative timeouts
     pub(crate) fn remaining(self) -> Duration {
         self.at.saturating_sub(now())
     }
 
     /// The deadline as time since the clock's origin.
     #[inline]
-    #[cfg_attr(
-        any(
-            loom,
-            not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
-        ),
-        allow(dead_code)
-    )]
+    #[allow(dead_code)] // used by the backends that take absolute deadlines
     pub(crate) fn since_origin(self) -> Duration {
         self.at
     }
@@ -284,7 +466,11 @@ mod tests {
     #[test]
     fn deadline_max_means_never() {
         assert_eq!(Deadline::after(Duration::MAX), None);
-        assert_eq!(Deadline::after(Duration::from_secs(u64::MAX)), None);
+        // `now + u64::MAX s` overflows unless the clock reads under a second
+        // (the std fallback's clock starts at zero): either way it is
+        // "never" or a deadline that has not passed, never an overflow.
+        let huge = Deadline::after(Duration::from_secs(u64::MAX));
+        assert!(huge.map_or(true, |d| !d.has_passed()), "{huge:?}");
         let d = Deadline::after(Duration::from_secs(3600)).expect("an hour fits");
         assert!(!d.has_passed());
         assert!(d.remaining() > Duration::from_secs(3599));

@@ -3,59 +3,17 @@
 //!
 //! There is no scheduler to park with, so a waiter burns its core; on a
 //! bare-metal target that is the only option. Timed waits need a monotonic
-//! clock, which the application registers once with [`set_clock`]. Wakes are
-//! no-ops: spinners see the new value by themselves.
+//! clock, which the application registers once with
+//! [`set_clock`](super::set_clock). Wakes are no-ops: spinners see the new
+//! value by themselves.
 
 use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::sync::atomic::AtomicPtr;
 use core::time::Duration;
 
-/// The registered clock, as a type-erased `fn() -> Duration` (null: none).
-/// Release in `set_clock` pairs with Acquire in `now`.
-static CLOCK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Registers the monotonic clock that timed waits use on targets without an
-/// operating system.
-///
-/// `now` must return the time since any fixed origin, never going backwards
-/// (a hardware timer's tick count converted to a `Duration`, for example).
-/// Call it once at start-up, before any timed wait; a later call replaces the
-/// clock for waits that start afterwards.
-///
-/// # Panics
-///
-/// Never. But a timed wait (`Barrier::wait_timeout`, a barrier with a
-/// default timeout, `Timer::run`, `Timer::wait_timeout`) on such a target
-/// panics if no clock was registered.
-///
-/// # Examples
-///
-/// ```ignore
-/// // On a Cortex-M with a 1 MHz free-running timer:
-/// fn micros() -> core::time::Duration {
-///     core::time::Duration::from_micros(my_hal::timer_ticks())
-/// }
-/// rallypoint::set_clock(micros);
-/// ```
-pub fn set_clock(now: fn() -> Duration) {
-    // Pairs with the Acquire load in `now`.
-    CLOCK.store(now as *mut (), Ordering::Release);
-}
-
+/// The clock registered with `rallypoint::set_clock`; panics if none was.
 pub(super) fn now() -> Duration {
-    // Pairs with the Release store in `set_clock`.
-    let clock = CLOCK.load(Ordering::Acquire);
-    assert!(
-        !clock.is_null(),
-        "rallypoint: a timed wait on a target without an OS needs a clock; \
-         call rallypoint::set_clock(now) once at start-up"
-    );
-    // The only non-null value ever stored is a `fn() -> Duration`
-    // cast to a pointer in `set_clock`.
-    // SAFETY: see SAFETY.md, "Wait layer: no-OS clock".
-    let clock = unsafe { core::mem::transmute::<*mut (), fn() -> Duration>(clock) };
-    clock()
+    super::registered_clock::now()
 }
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
@@ -90,8 +48,20 @@ mod tests {
 
     #[test]
     fn spin_fallback_with_registered_clock() {
-        set_clock(fake_now);
+        super::super::set_clock(fake_now);
         assert_eq!(now(), Duration::from_nanos(1_000));
+
+        // Regression: a second, different clock used to replace the first
+        // silently, so deadlines computed on one were compared against the
+        // other. The same clock again is a no-op; another one panics and
+        // leaves the first in place.
+        super::super::set_clock(fake_now);
+        fn other_clock() -> Duration {
+            Duration::from_secs(1_000_000)
+        }
+        let replaced = std::panic::catch_unwind(|| super::super::set_clock(other_clock));
+        assert!(replaced.is_err(), "a second clock must be refused");
+        assert_eq!(now(), Duration::from_nanos(1_000), "the first clock stays");
 
         // A stale value returns at once.
         let word = AtomicU32::new(1);

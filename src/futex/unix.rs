@@ -1,15 +1,17 @@
-//! What the Unix backends (Linux, Android, FreeBSD, Apple) share: errno and
-//! the monotonic clock read.
+//! What the Unix backends (Linux, Android, the BSDs, Apple, Emscripten)
+//! share: errno and the monotonic clock read.
 
 use core::time::Duration;
 
 /// The calling thread's `errno`, read right after a failed call.
+#[cfg_attr(target_os = "emscripten", allow(dead_code))] // -errno there
 pub(super) fn errno() -> i32 {
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "dragonfly", target_os = "emscripten"))]
     // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
     let slot = unsafe { libc::__errno_location() };
-    #[cfg(target_os = "android")]
-    // SAFETY: as above, Bionic's spelling (SAFETY.md, "Wait layer: errno").
+    #[cfg(any(target_os = "android", target_os = "openbsd", target_os = "netbsd"))]
+    // SAFETY: as above, Bionic's and OpenBSD's/NetBSD's spelling
+    // (SAFETY.md, "Wait layer: errno").
     let slot = unsafe { libc::__errno() };
     #[cfg(any(target_os = "freebsd", target_vendor = "apple"))]
     // SAFETY: as above, the BSD spelling (SAFETY.md, "Wait layer: errno").

@@ -52,13 +52,6 @@ impl Gate {
 /// failure within minutes rather than a CI job that hangs until it is killed.
 pub(crate) const HANG_LIMIT: Duration = Duration::from_secs(60);
 
-/// The host's monotonic clock, for the spin backend's `set_clock`.
-#[cfg(rallypoint_force_spin)]
-fn host_clock() -> Duration {
-    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    ORIGIN.get_or_init(Instant::now).elapsed()
-}
-
 /// A per-test watchdog. Create one at the top of any test that can block
 /// untimed: if the test is still running after [`HANG_LIMIT`], the watchdog
 /// names the test (the harness names each test's thread after it) on stderr
@@ -78,11 +71,6 @@ pub(crate) fn watchdog() -> Watchdog {
 }
 
 pub(crate) fn watchdog_for(limit: Duration) -> Watchdog {
-    // On the spin backend (`--cfg rallypoint_force_spin`, .ci/run) timed
-    // waits need a registered clock, as on bare metal; every test that
-    // waits starts with a watchdog, so this is where it gets one.
-    #[cfg(rallypoint_force_spin)]
-    rallypoint::set_clock(host_clock);
     #[cfg(miri)]
     {
         let _ = limit;

@@ -1,0 +1,273 @@
+//! Loom models of every Phaser protocol: the arrive/wait split with the
+//! completing arrival racing a waiter's park, a drop to zero racing a
+//! register, a register during the action, an abort during the action, a
+//! token's `wait_timeout` racing the advance (visibility checked on every
+//! return path, timed and untimed), a breaking timeout racing the last
+//! arrival, reset racing arrivals, and a panicking action.
+#![cfg(loom)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use rallypoint::{BarrierError, Phaser};
+use std::time::Duration;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::silence_expected_panic;
+
+#[test]
+fn split_arrive_wait_publishes_both_sides() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let data = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let (p, d) = (Arc::clone(&phaser), Arc::clone(&data));
+        let other = thread::spawn(move || {
+            d[1].store(1, Ordering::Relaxed);
+            let token = p.arrive().unwrap();
+            p.wait(token).unwrap();
+            // Relaxed on purpose: only the phaser can order it.
+            assert_eq!(
+                d[0].load(Ordering::Relaxed),
+                1,
+                "main's write before arrive"
+            );
+            token
+        });
+        data[0].store(1, Ordering::Relaxed);
+        let token = phaser.arrive().unwrap();
+        phaser.wait(token).unwrap();
+        assert_eq!(
+            data[1].load(Ordering::Relaxed),
+            1,
+            "other's write before arrive"
+        );
+        assert_eq!(other.join().unwrap(), token, "both arrived in phase 0");
+        assert_eq!(phaser.phase(), 1);
+    });
+}
+
+#[test]
+fn action_runs_once_before_any_waiter_returns() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&ran);
+        let phaser = Arc::new(Phaser::with_action(2, move || {
+            r.fetch_add(1, Ordering::Relaxed);
+        }));
+        let (p, r2) = (Arc::clone(&phaser), Arc::clone(&ran));
+        let other = thread::spawn(move || {
+            let res = p.arrive_and_wait().unwrap();
+            assert_eq!(
+                r2.load(Ordering::Relaxed),
+                1,
+                "released before the action ran"
+            );
+            res
+        });
+        let token = phaser.arrive().unwrap();
+        phaser.wait(token).unwrap();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        let theirs = other.join().unwrap();
+        assert_eq!(theirs.is_leader(), theirs.index() == 1);
+    });
+}
+
+#[test]
+fn drop_to_zero_racing_register() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(1));
+        let p = Arc::clone(&phaser);
+        let dropper = thread::spawn(move || p.arrive_and_drop().unwrap());
+        let joined = phaser.register().unwrap();
+        // The newcomer's first arrival lands in the phase it joined.
+        let mine = phaser.arrive().unwrap();
+        assert_eq!(
+            mine.phase(),
+            joined,
+            "register returned a phase it did not join"
+        );
+        phaser.wait(mine).unwrap();
+        let theirs = dropper.join().unwrap();
+        phaser.wait(theirs).unwrap();
+        // Joined before the drop: one phase, both in it. After: two.
+        assert_eq!(joined, theirs.phase() + u32::from(joined != theirs.phase()));
+        assert_eq!((phaser.phase(), phaser.parties()), (joined + 1, 1));
+    });
+}
+
+#[test]
+fn register_during_the_action_joins_the_next_phase() {
+    loom::model(|| {
+        let phases = Arc::new(AtomicUsize::new(0));
+        let ph = Arc::clone(&phases);
+        let phaser = Arc::new(Phaser::with_action(1, move || {
+            ph.fetch_add(1, Ordering::Relaxed);
+        }));
+        let p = Arc::clone(&phaser);
+        let first = thread::spawn(move || {
+            let token = p.arrive().unwrap();
+            p.wait(token).unwrap();
+            token.phase()
+        });
+        let joined = phaser.register().unwrap();
+        let token = phaser.arrive().unwrap();
+        assert_eq!(
+            token.phase(),
+            joined,
+            "joined the phase that was completing"
+        );
+        let first = first.join().unwrap();
+        // If we joined phase 0, the first party's arrival did not complete it.
+        let _ = phaser.arrive_and_drop();
+        phaser.wait(token).unwrap();
+        assert_eq!(first, 0);
+        assert_eq!(phases.load(Ordering::Relaxed), phaser.phase() as usize);
+    });
+}
+
+#[test]
+fn abort_during_the_action_passes_that_phase_and_breaks_the_next() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::with_action(2, || {}));
+        let p = Arc::clone(&phaser);
+        let other = thread::spawn(move || p.arrive_and_wait());
+        let p = Arc::clone(&phaser);
+        let aborter = thread::spawn(move || p.abort());
+        let mine = phaser.arrive_and_wait();
+        let theirs = other.join().unwrap();
+        aborter.join().unwrap();
+        match (mine, theirs) {
+            (Ok(a), Ok(b)) => assert_ne!(a.index(), b.index()),
+            (Err(BarrierError::Broken), Err(BarrierError::Broken)) => {}
+            other => panic!("mixed phase: {other:?}"),
+        }
+        // Whenever the abort landed, the phase after it is broken.
+        assert!(phaser.is_broken());
+        assert_eq!(phaser.arrive(), Err(BarrierError::Broken));
+    });
+}
+
+#[test]
+fn token_wait_timeout_racing_the_advance_publishes_on_every_ok() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (p, d) = (Arc::clone(&phaser), Arc::clone(&data));
+        let timed = thread::spawn(move || {
+            let token = p.arrive().unwrap();
+            // Times out at once under loom unless the phase has ended.
+            match p.wait_timeout(token, Duration::from_secs(1)) {
+                Ok(()) => {}
+                Err(e) => {
+                    assert_eq!(e, BarrierError::TimedOut);
+                    assert!(!p.is_broken(), "a token's timeout broke the phaser");
+                    p.wait(token).unwrap(); // The arrival stands.
+                }
+            }
+            assert_eq!(d.load(Ordering::Relaxed), 1, "Ok without the other's write");
+        });
+        data.store(1, Ordering::Relaxed);
+        let _ = phaser.arrive().unwrap();
+        timed.join().unwrap();
+    });
+}
+
+#[test]
+fn breaking_timeout_racing_the_last_arrival_is_all_or_nothing() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (p, d) = (Arc::clone(&phaser), Arc::clone(&data));
+        let timed = thread::spawn(move || {
+            let r = p.arrive_and_wait_timeout(Duration::from_secs(1));
+            if r.is_ok() {
+                assert_eq!(d.load(Ordering::Relaxed), 1, "Ok without the other's write");
+            }
+            r
+        });
+        data.store(1, Ordering::Relaxed);
+        let last = phaser.arrive_and_wait();
+        match (timed.join().unwrap(), last) {
+            (Ok(a), Ok(b)) => assert_ne!(a.index(), b.index()),
+            (Err(BarrierError::TimedOut), Err(BarrierError::Broken)) => {}
+            other => panic!("mixed or wrong outcome: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn reset_racing_arrivals_tells_each_token_its_phase_outcome() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let p = Arc::clone(&phaser);
+        let waiter = thread::spawn(move || {
+            let token = p.arrive().unwrap();
+            (token, p.wait(token))
+        });
+        phaser.reset();
+        // The second party: completes phase 0 unless the reset ended it.
+        let mine = phaser.arrive().unwrap();
+        let (theirs, outcome) = waiter.join().unwrap();
+        if mine.phase() == theirs.phase() {
+            assert_eq!(outcome, Ok(()), "a completed phase reported broken");
+            assert_eq!(phaser.phase(), 1);
+        } else {
+            assert_eq!(
+                outcome,
+                Err(BarrierError::Broken),
+                "a reset phase reported Ok"
+            );
+            assert_eq!((phaser.phase(), phaser.arrived()), (1, 1));
+        }
+        assert!(!phaser.is_broken());
+        // Redeemed late, the same token tells the same story.
+        assert_eq!(phaser.wait(theirs), outcome);
+    });
+}
+
+#[test]
+fn reset_racing_abort_and_arrival_never_corrupts() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let p = Arc::clone(&phaser);
+        let resetter = thread::spawn(move || p.reset());
+        let p = Arc::clone(&phaser);
+        let arriver = thread::spawn(move || p.arrive_and_wait_timeout(Duration::from_secs(1)));
+        phaser.abort();
+        resetter.join().unwrap();
+        let r = arriver.join().unwrap();
+        assert!(r.is_err(), "a lone party passed a two-party phase: {r:?}");
+        // Whatever happened, a reset leaves a working phaser.
+        phaser.reset();
+        assert!(!phaser.is_broken());
+        assert_eq!(phaser.arrived(), 0);
+    });
+}
+
+#[test]
+fn panicking_action_breaks_its_phase() {
+    silence_expected_panic("action failed");
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::with_action(2, || panic!("action failed")));
+        let p = Arc::clone(&phaser);
+        let other = thread::spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let token = p.arrive()?;
+                p.wait(token)
+            }))
+        });
+        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let token = phaser.arrive()?;
+            phaser.wait(token)
+        }));
+        match (mine, other.join().unwrap()) {
+            (Err(_), Ok(r)) | (Ok(r), Err(_)) => assert_eq!(r, Err(BarrierError::Broken)),
+            _ => panic!("exactly one party must see the panic"),
+        }
+        assert!(phaser.is_broken());
+    });
+}

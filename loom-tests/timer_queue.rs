@@ -1,0 +1,231 @@
+//! Loom models of the TimerQueue protocols: schedule racing cancel racing
+//! the driver's fire; cancel of a filed timer (the cancel message) racing
+//! the driver; cancel of a repeating timer racing a run; the driver's park
+//! racing a schedule of an earlier timer (no lost wake-up) and a cancel
+//! message (the reclaim wake); shutdown racing schedule; a second driver;
+//! the queue dropped while a cancel is in flight.
+//!
+//! Loom has no time: the queue reads a model clock (`loom_clock::set`),
+//! and the models use `Duration::ZERO` (due at once), `Duration::MAX`
+//! (never due: the driver parks untimed, so only a wake can release it and
+//! a lost wake-up is a loom deadlock) and, with `fire_due`, small finite
+//! delays the model clock passes.
+#![cfg(loom)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use rallypoint::{loom_clock, ScheduledTimer, TimerQueue, TimerState};
+use std::time::Duration;
+
+/// A function that counts its runs (and holds a loom `Arc`, so a function
+/// that is never dropped is reported as a leak).
+fn counter() -> (Arc<AtomicUsize>, impl FnMut() + Send + 'static) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    (count, move || {
+        c.fetch_add(1, Ordering::Relaxed);
+    })
+}
+
+/// Checks that a finished one-shot tells the truth.
+fn assert_exactly_one(timer: &ScheduledTimer, cancelled: bool, runs: usize) {
+    assert!(runs <= 1);
+    assert_ne!(
+        cancelled,
+        runs == 1,
+        "cancel() must be true iff the function never ran"
+    );
+    let expected = if cancelled {
+        TimerState::Cancelled
+    } else {
+        TimerState::Fired
+    };
+    assert_eq!(timer.state(), expected);
+}
+
+#[test]
+fn schedule_racing_cancel_racing_fire() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (count, mut f) = counter();
+        let q = Arc::clone(&queue);
+        let scheduler = thread::spawn(move || {
+            let timer = q.schedule(Duration::ZERO, move || f());
+            let cancelled = timer.cancel();
+            (timer, cancelled)
+        });
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || {
+            q.fire_due();
+        });
+        let (timer, cancelled) = scheduler.join().unwrap();
+        driver.join().unwrap();
+        queue.fire_due(); // whatever the driver had not seen yet
+        timer.wait();
+        // Relaxed: `wait`'s Acquire must make the run visible.
+        assert_exactly_one(&timer, cancelled, count.load(Ordering::Relaxed));
+        assert_eq!(queue.len(), 0);
+    });
+}
+
+#[test]
+fn cancel_of_a_filed_timer_racing_the_driver() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (count, mut f) = counter();
+        let timer = queue.schedule(Duration::from_nanos(10), move || f());
+        queue.fire_due(); // files it in the wheel
+        loom_clock::set(Duration::from_nanos(10)); // now due
+        let t = timer.clone();
+        let canceller = thread::spawn(move || t.cancel());
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || {
+            q.fire_due();
+        });
+        let cancelled = canceller.join().unwrap();
+        driver.join().unwrap();
+        queue.fire_due(); // takes the cancel message, if any
+        timer.wait();
+        assert_exactly_one(&timer, cancelled, count.load(Ordering::Relaxed));
+        drop(queue); // frees everything; loom reports a leaked function
+    });
+}
+
+#[test]
+fn cancel_of_a_repeating_timer_racing_a_run() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (count, mut f) = counter();
+        let timer = queue.schedule_repeating(Duration::from_nanos(10), move || f());
+        queue.fire_due(); // files it
+        loom_clock::set(Duration::from_nanos(10)); // the first run is due
+        let t = timer.clone();
+        let canceller = thread::spawn(move || {
+            let stopped = t.cancel();
+            // Relaxed on purpose: whatever ran before `cancel` returned is
+            // all that will ever run.
+            (stopped, t)
+        });
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || {
+            q.fire_due();
+        });
+        let (stopped, t) = canceller.join().unwrap();
+        assert!(stopped, "a pending repeating timer is always stoppable");
+        driver.join().unwrap();
+        t.wait(); // a run in progress completes
+        let runs = count.load(Ordering::Relaxed);
+        assert!(runs <= 1);
+        assert_eq!(timer.runs(), runs as u64);
+        assert_eq!(timer.state(), TimerState::Cancelled);
+        loom_clock::set(Duration::from_nanos(1000)); // many periods later
+        queue.fire_due();
+        assert_eq!(count.load(Ordering::Relaxed), runs, "no run after cancel");
+        assert_eq!(queue.len(), 0);
+    });
+}
+
+#[test]
+fn park_racing_an_earlier_schedule_never_loses_the_wake() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let q = Arc::clone(&queue);
+        // Nothing due: the driver parks untimed.
+        let driver = thread::spawn(move || q.run());
+        let (count, mut f) = counter();
+        let timer = queue.schedule(Duration::ZERO, move || f());
+        timer.wait(); // only the driver, woken, can finish it
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        queue.shutdown();
+        driver.join().unwrap();
+    });
+}
+
+#[test]
+fn cancel_message_wakes_a_parked_driver_to_reclaim() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let timer = queue.schedule(Duration::MAX, || unreachable!());
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || q.run());
+        // Races the driver filing it; if filed, the cancel sends a message
+        // (and, under loom, wakes a parked driver at once).
+        assert!(timer.cancel());
+        assert_eq!(timer.state(), TimerState::Cancelled);
+        queue.shutdown();
+        driver.join().unwrap();
+        assert_eq!(queue.len(), 0);
+    });
+}
+
+#[test]
+fn shutdown_racing_schedule() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || q.run());
+        let q = Arc::clone(&queue);
+        let scheduler = thread::spawn(move || {
+            let (count, mut f) = counter();
+            let timer = q.schedule(Duration::MAX, move || f());
+            timer.wait(); // the shutdown must reach it, wherever it is
+            assert_eq!(timer.state(), TimerState::Cancelled);
+            assert_eq!(count.load(Ordering::Relaxed), 0);
+        });
+        queue.shutdown();
+        scheduler.join().unwrap();
+        driver.join().unwrap();
+        assert!(queue.is_shut_down());
+        assert_eq!(queue.len(), 0);
+        let late = queue.schedule(Duration::ZERO, || unreachable!());
+        assert_eq!(late.state(), TimerState::Cancelled);
+    });
+}
+
+#[test]
+fn a_second_driver_returns_at_once() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (count, mut f) = counter();
+        let timer = queue.schedule(Duration::ZERO, move || f());
+        let drivers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&queue);
+                thread::spawn(move || q.run())
+            })
+            .collect();
+        timer.wait();
+        queue.shutdown();
+        for d in drivers {
+            d.join().unwrap();
+        }
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
+fn dropping_the_queue_waits_for_an_inflight_cancel() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = TimerQueue::new();
+        let (count, mut f) = counter();
+        let timer = queue.schedule(Duration::from_nanos(10), move || f());
+        queue.fire_due(); // files it: a cancel sends a message
+        let t = timer.clone();
+        let canceller = thread::spawn(move || t.cancel());
+        drop(queue);
+        let cancelled = canceller.join().unwrap();
+        assert_eq!(timer.state(), TimerState::Cancelled);
+        let _ = cancelled; // either the cancel or the drop discarded it
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+    });
+}

@@ -1,0 +1,56 @@
+//! The clock an application registers with [`set_clock`](super::set_clock),
+//! for the backends whose target has no OS clock (`spin.rs`, and `wasm.rs`
+//! off WASI). Compiled on every target so that `set_clock` exists
+//! everywhere; where the OS provides a clock, nothing reads it.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use core::time::Duration;
+
+/// The registered clock, as a type-erased `fn() -> Duration` (null: none).
+/// Release in `set` pairs with Acquire in `now`.
+static CLOCK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Registers `clock` (see `set_clock`'s docs): the first call wins; the
+/// same clock again is a no-op; a different one panics, because deadlines
+/// already computed on the first clock would be compared against the
+/// second (an early or very late wake-up).
+pub(super) fn set(clock: fn() -> Duration) {
+    let new = clock as *mut ();
+    // Release pairs with the Acquire load in `now`; Acquire on failure
+    // reads the registered pointer to compare it.
+    match CLOCK.compare_exchange(
+        core::ptr::null_mut(),
+        new,
+        Ordering::Release,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => {}
+        Err(existing) if existing == new => {}
+        Err(_) => panic!(
+            "rallypoint::set_clock: a different clock is already registered; \
+             register the clock once, at start-up (deadlines already computed \
+             on the first clock cannot be compared with a second one)"
+        ),
+    }
+}
+
+/// The registered clock's reading.
+///
+/// # Panics
+///
+/// If no clock was registered: a timed wait cannot be measured.
+#[allow(dead_code)] // read only by the backends of targets without an OS clock
+pub(super) fn now() -> Duration {
+    // Pairs with the Release store in `set`.
+    let clock = CLOCK.load(Ordering::Acquire);
+    assert!(
+        !clock.is_null(),
+        "rallypoint: a timed wait on a target without an OS clock needs one; \
+         call rallypoint::set_clock(now) once at start-up"
+    );
+    // The only non-null value ever stored is a `fn() -> Duration`
+    // cast to a pointer in `set`.
+    // SAFETY: see SAFETY.md, "Wait layer: no-OS clock".
+    let clock = unsafe { core::mem::transmute::<*mut (), fn() -> Duration>(clock) };
+    clock()
+}

@@ -1,0 +1,237 @@
+//! The driver's hierarchical timing wheel (only the driver touches it).
+//!
+//! Time is counted in ticks of `2^TICK_SHIFT` ns (8.2 µs). Level `l` has 64
+//! slots of `64^l` ticks each; nine levels cover every `u64` nanosecond
+//! (`u64::MAX >> 13 < 2^54`), so no timer needs an overflow list. A timer
+//! goes to the level of the highest 6-bit digit in which its due tick
+//! differs from `elapsed` (tokio's and Varghese & Lauck's scheme); when the
+//! wheel reaches a slot of a higher level, its timers cascade to lower
+//! levels, at most once per level. Insert and remove are O(1) (the
+//! lists are intrusive and doubly linked); finding the next deadline is a
+//! bitmap scan per level, plus a scan of one level-0 slot (timers due within
+//! one tick) for the exact earliest nanosecond.
+//!
+//! Timers whose tick has been reached sit in `current` until their exact
+//! due nanosecond passes. Cancelled timers found while expiring wait in
+//! `zombies` for their cancel message (which carries their reference);
+//! released timers whose canceller is still `INFLIGHT` wait in `deferred`.
+
+use super::raw::{self, List, Owned, Token, CANCELLED};
+use super::NEVER;
+use crate::sync::Ordering;
+
+/// Nanoseconds per tick, as a shift (8 192 ns).
+pub(super) const TICK_SHIFT: u32 = 13;
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+const LEVELS: usize = 9;
+
+/// One level: 64 slots and a bitmap of the non-empty ones. A bit may be
+/// stale (set for a slot a cancel emptied); the scans clear it.
+struct Level {
+    occupied: raw::DriverCell<u64>,
+    slots: [List; SLOTS],
+}
+
+/// Everything the driver owns.
+pub(super) struct Driver {
+    /// Ticks up to which the wheel has been advanced.
+    elapsed: raw::DriverCell<u64>,
+    levels: [Level; LEVELS],
+    /// Reached their tick, not yet their due nanosecond.
+    current: List,
+    /// Being fired (taken from `current`; left here if a function panics
+    /// without `std`, and picked up by the next turn).
+    firing: List,
+    /// Due never (`Duration::MAX`): kept only so that cancel and shutdown
+    /// find them.
+    never: List,
+    /// Cancelled, found while expiring; released by their cancel message.
+    pub(super) zombies: List,
+    /// Released, but their canceller is still `INFLIGHT`.
+    pub(super) deferred: List,
+    /// Scratch for sweeping `deferred`.
+    sweep: List,
+}
+
+impl core::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Driver(..)")
+    }
+}
+
+/// The level a timer due at `tick` belongs to, given `elapsed < tick`.
+#[inline]
+fn level_for(elapsed: u64, tick: u64) -> usize {
+    let masked = (elapsed ^ tick) | (SLOTS as u64 - 1);
+    let significant = 63 - masked.leading_zeros();
+    (significant / SLOT_BITS) as usize
+}
+
+impl Driver {
+    pub(super) fn new() -> Self {
+        Self {
+            elapsed: raw::DriverCell::new(0),
+            levels: core::array::from_fn(|_| Level {
+                occupied: raw::DriverCell::new(0),
+                slots: core::array::from_fn(|_| List::new()),
+            }),
+            current: List::new(),
+            firing: List::new(),
+            never: List::new(),
+            zombies: List::new(),
+            deferred: List::new(),
+            sweep: List::new(),
+        }
+    }
+
+    /// Files a pending timer by its due time.
+    pub(super) fn insert(&self, tok: &Token<'_>, node: Owned) {
+        let due = node.due(tok);
+        if due == NEVER {
+            self.never.push(tok, node);
+            return;
+        }
+        let tick = due >> TICK_SHIFT;
+        let elapsed = self.elapsed.get(tok);
+        if tick <= elapsed {
+            self.current.push(tok, node);
+            return;
+        }
+        let level = level_for(elapsed, tick);
+        let slot = ((tick >> (level as u32 * SLOT_BITS)) as usize) & (SLOTS - 1);
+        let l = &self.levels[level];
+        l.slots[slot].push(tok, node);
+        l.occupied.set(tok, l.occupied.get(tok) | 1 << slot);
+    }
+
+    /// The next non-empty slot: `(level, slot, first tick)`.
+    fn next_expiration(&self, tok: &Token<'_>) -> Option<(usize, usize, u64)> {
+        let elapsed = self.elapsed.get(tok);
+        for (level, l) in self.levels.iter().enumerate() {
+            let shift = level as u32 * SLOT_BITS;
+            loop {
+                let occupied = l.occupied.get(tok);
+                if occupied == 0 {
+                    break;
+                }
+                let now_slot = ((elapsed >> shift) as usize) & (SLOTS - 1);
+                let slot = (occupied.rotate_right(now_slot as u32).trailing_zeros() as usize
+                    + now_slot)
+                    % SLOTS;
+                if l.slots[slot].is_empty(tok) {
+                    // Emptied by cancel messages: clear the stale bit.
+                    l.occupied.set(tok, occupied & !(1 << slot));
+                    continue;
+                }
+                // At most 2^54 ticks: no shift overflows.
+                let level_range = 1u64 << (shift + SLOT_BITS);
+                let level_start = elapsed & !(level_range - 1);
+                let start = level_start + ((slot as u64) << shift);
+                debug_assert!(start > elapsed || level == 0 && start == elapsed);
+                return Some((level, slot, start));
+            }
+        }
+        None
+    }
+
+    /// Advances to `now` (ns): every slot whose first tick has been reached
+    /// cascades down; timers of reached ticks move to `current`.
+    pub(super) fn advance(&self, tok: &Token<'_>, now: u64) {
+        let now_tick = now >> TICK_SHIFT;
+        while let Some((level, slot, start)) = self.next_expiration(tok) {
+            if start > now_tick {
+                break;
+            }
+            self.elapsed.set(tok, start);
+            let l = &self.levels[level];
+            l.occupied.set(tok, l.occupied.get(tok) & !(1 << slot));
+            while let Some(node) = l.slots[slot].pop(tok) {
+                if raw::phase(node.state().load(Ordering::Relaxed)) == CANCELLED {
+                    // Its cancel message (on its way) releases it.
+                    self.zombies.push(tok, node);
+                } else {
+                    self.insert(tok, node);
+                }
+            }
+        }
+        if now_tick > self.elapsed.get(tok) {
+            self.elapsed.set(tok, now_tick);
+        }
+    }
+
+    /// Moves `current` (and leftovers of an interrupted pass) into
+    /// `firing`; the caller pops from [`firing`](Self::pop_firing).
+    pub(super) fn start_firing(&self, tok: &Token<'_>) {
+        self.current.move_to(tok, &self.firing);
+    }
+
+    pub(super) fn pop_firing(&self, tok: &Token<'_>) -> Option<Owned> {
+        self.firing.pop(tok)
+    }
+
+    /// Puts a not-yet-due timer back into `current`.
+    pub(super) fn keep_current(&self, tok: &Token<'_>, node: Owned) {
+        self.current.push(tok, node);
+    }
+
+    /// The earliest instant (ns) at which the driver has something to do:
+    /// the exact due time of the earliest timer in `current` or the first
+    /// level-0 slot, or the first tick of a higher-level slot (a cascade).
+    pub(super) fn next_deadline(&self, tok: &Token<'_>) -> Option<u64> {
+        if let Some(due) = self.current.min_due(tok) {
+            return Some(due);
+        }
+        let (level, slot, start) = self.next_expiration(tok)?;
+        if level == 0 {
+            self.levels[0].slots[slot].min_due(tok)
+        } else {
+            Some(start << TICK_SHIFT)
+        }
+    }
+
+    /// Moves `deferred` into the sweep list, for the caller to pop.
+    pub(super) fn start_sweep(&self, tok: &Token<'_>) {
+        self.deferred.move_to(tok, &self.sweep);
+    }
+
+    pub(super) fn pop_sweep(&self, tok: &Token<'_>) -> Option<Owned> {
+        self.sweep.pop(tok)
+    }
+
+    /// Removes every timer from every list, handing each to `f` (the
+    /// shutdown drain).
+    pub(super) fn drain(&self, tok: &Token<'_>, mut f: impl FnMut(Owned)) {
+        for list in [&self.current, &self.firing, &self.never, &self.zombies] {
+            while let Some(node) = list.pop(tok) {
+                f(node);
+            }
+        }
+        for l in &self.levels {
+            if l.occupied.get(tok) == 0 {
+                continue;
+            }
+            for list in &l.slots {
+                while let Some(node) = list.pop(tok) {
+                    f(node);
+                }
+            }
+            l.occupied.set(tok, 0);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_cover_every_tick() {
+        assert_eq!(level_for(0, 1), 0);
+        assert_eq!(level_for(0, 63), 0);
+        assert_eq!(level_for(0, 64), 1);
+        assert_eq!(level_for(63, 64), 1);
+        assert_eq!(level_for(0, u64::MAX >> TICK_SHIFT), LEVELS - 1);
+        assert!(LEVELS as u32 * SLOT_BITS + TICK_SHIFT >= 64);
+    }
+}

@@ -266,9 +266,8 @@ mod spin;
 /// `now` must return the time since any fixed origin, never going backwards
 /// (a hardware timer's tick count converted to a `Duration`, for example).
 /// Call it once at start-up, before any timed wait. The first registration
-/// is final: calling it again with the same function does nothing, and with
-/// a different one panics (a deadline computed on one clock cannot be
-/// compared with another: it would wake early or very late).
+/// is final: every later call is ignored (a deadline computed on one clock
+/// cannot be compared with another: it would wake early or very late).
 ///
 /// Where the registered clock is read:
 ///
@@ -282,11 +281,9 @@ mod spin;
 ///
 /// # Panics
 ///
-/// If a different clock was registered before (on every target, so that a
-/// firmware's host-side tests catch it too). And a timed wait
-/// (`Barrier::wait_timeout`, a barrier with a default timeout, `Timer::run`,
-/// `Timer::wait_timeout`) on a target of the first row panics if no clock
-/// was registered.
+/// Never. But a timed wait (`Barrier::wait_timeout`, a barrier with a
+/// default timeout, `Timer::run`, `Timer::wait_timeout`) on a target of the
+/// first row panics if no clock was registered.
 ///
 /// # Examples
 ///

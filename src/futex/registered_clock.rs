@@ -10,28 +10,20 @@ use core::time::Duration;
 /// Release in `set` pairs with Acquire in `now`.
 static CLOCK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Registers `clock` (see `set_clock`'s docs): the first call wins; the
-/// same clock again is a no-op; a different one panics, because deadlines
-/// already computed on the first clock would be compared against the
-/// second (an early or very late wake-up).
+/// Registers `clock` (see `set_clock`'s docs): the first call wins and
+/// every later call is ignored, because deadlines already computed on the
+/// first clock would otherwise be compared against a second one (an early
+/// or very late wake-up). Later calls are not compared with the first:
+/// Rust does not promise that one function has one address.
 pub(super) fn set(clock: fn() -> Duration) {
-    let new = clock as *mut ();
-    // Release pairs with the Acquire load in `now`; Acquire on failure
-    // reads the registered pointer to compare it.
-    match CLOCK.compare_exchange(
+    // Release pairs with the Acquire load in `now`. On failure a clock is
+    // already registered and nothing is decided from it: Relaxed.
+    let _ = CLOCK.compare_exchange(
         core::ptr::null_mut(),
-        new,
+        clock as *mut (),
         Ordering::Release,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => {}
-        Err(existing) if existing == new => {}
-        Err(_) => panic!(
-            "rallypoint::set_clock: a different clock is already registered; \
-             register the clock once, at start-up (deadlines already computed \
-             on the first clock cannot be compared with a second one)"
-        ),
-    }
+        Ordering::Relaxed,
+    );
 }
 
 /// The registered clock's reading.

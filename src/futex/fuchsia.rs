@@ -34,8 +34,8 @@ extern "C" {
 }
 
 pub(super) fn now() -> Duration {
-    // SAFETY: see SAFETY.md, "Wait layer: Fuchsia futex" (no arguments,
-    // cannot fail).
+    // No arguments; cannot fail.
+    // SAFETY: see SAFETY.md, "Wait layer: Fuchsia futex".
     let t = unsafe { zx_clock_get_monotonic() };
     // Nanoseconds since boot: never negative.
     Duration::from_nanos(t as u64)

@@ -10,8 +10,8 @@ pub(super) fn errno() -> i32 {
     // SAFETY: a libc function with no preconditions (SAFETY.md, "Wait layer: errno").
     let slot = unsafe { libc::__errno_location() };
     #[cfg(any(target_os = "android", target_os = "openbsd", target_os = "netbsd"))]
-    // SAFETY: as above, Bionic's and OpenBSD's/NetBSD's spelling
-    // (SAFETY.md, "Wait layer: errno").
+    // Bionic's and OpenBSD's/NetBSD's spelling of the same function.
+    // SAFETY: as above (SAFETY.md, "Wait layer: errno").
     let slot = unsafe { libc::__errno() };
     #[cfg(any(target_os = "freebsd", target_vendor = "apple"))]
     // SAFETY: as above, the BSD spelling (SAFETY.md, "Wait layer: errno").

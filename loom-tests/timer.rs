@@ -1,5 +1,5 @@
-//! Loom models of the Timer protocols: cancel racing the fire, cancel racing
-//! a second `run`, `wait` racing the fire, a panicking function.
+//! Loom models of the Timer protocols: cancel racing the fire (and what a
+//! `run()` returning `false` sees), cancel racing a second `run`, `wait` racing the fire, a panicking function.
 #![cfg(loom)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
@@ -42,6 +42,36 @@ fn cancel_racing_the_deadline_tells_the_truth() {
             TimerState::Cancelled
         };
         assert_eq!(timer.state(), expected);
+    });
+}
+
+#[test]
+fn run_returning_false_sees_the_cancellers_writes() {
+    loom::model(|| {
+        // `run()` returning `false` because of a cancel synchronises with
+        // that cancel (SAFETY.md, "Timer: memory ordering"), whichever of
+        // its loads saw `CANCELLED`: the claim's `fetch_or`, or the failed
+        // `WAITING -> RUNNING` CAS (the deadline counts as passed under
+        // loom, so the runner tries to fire as soon as it has claimed).
+        let (timer, count) = counting_timer(Duration::from_millis(1));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (t, d) = (Arc::clone(&timer), Arc::clone(&data));
+        let runner = thread::spawn(move || {
+            let fired = t.run();
+            // Relaxed: only the timer's Release/Acquire can make it visible.
+            (fired, d.load(Ordering::Relaxed))
+        });
+        data.store(1, Ordering::Relaxed);
+        let cancelled = timer.cancel();
+        let (fired, seen) = runner.join().unwrap();
+        assert_ne!(fired, cancelled, "exactly one of fired / cancelled");
+        if !fired {
+            assert_eq!(
+                seen, 1,
+                "run() returned false for a cancel but missed the canceller's write"
+            );
+        }
+        assert_eq!(count.load(Ordering::Relaxed), usize::from(fired));
     });
 }
 

@@ -42,6 +42,7 @@ use core::time::Duration;
 // | Condition                                    | Backend          |
 // |----------------------------------------------|------------------|
 // | `cfg(loom)`                                  | `loom.rs`        |
+// | `cfg(rallypoint_force_spin)`                 | `spin.rs` (test-only cfg: runs the no-OS backend on any host) |
 // | `cfg(rallypoint_force_fallback)` + `std`     | `fallback.rs` (test-only cfg: runs the fallback on any host) |
 // | Linux, Android                               | `linux.rs`       |
 // | FreeBSD                                      | `freebsd.rs`     |
@@ -72,6 +73,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     any(
         target_os = "linux",
         target_os = "android",
@@ -89,6 +91,7 @@ mod unix;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     any(target_os = "linux", target_os = "android")
 ))]
 #[allow(unsafe_code)]
@@ -98,6 +101,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "freebsd"
 ))]
 #[allow(unsafe_code)]
@@ -107,6 +111,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     windows
 ))]
 #[allow(unsafe_code)]
@@ -116,6 +121,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_vendor = "apple"
 ))]
 #[allow(unsafe_code)]
@@ -125,6 +131,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "openbsd"
 ))]
 #[allow(unsafe_code)]
@@ -134,6 +141,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "netbsd"
 ))]
 #[allow(unsafe_code)]
@@ -143,6 +151,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "dragonfly"
 ))]
 #[allow(unsafe_code)]
@@ -152,6 +161,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "fuchsia"
 ))]
 #[allow(unsafe_code)]
@@ -161,6 +171,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_os = "emscripten",
     target_feature = "atomics"
 ))]
@@ -171,6 +182,7 @@ mod imp;
 #[cfg(all(
     not(loom),
     not(all(rallypoint_force_fallback, feature = "std")),
+    not(rallypoint_force_spin),
     target_arch = "wasm32",
     target_feature = "atomics",
     not(target_os = "emscripten")
@@ -184,6 +196,7 @@ mod imp;
 // `std`: park on a table of std Mutex + Condvar buckets.
 #[cfg(all(
     not(loom),
+    not(rallypoint_force_spin),
     feature = "std",
     any(
         rallypoint_force_fallback,
@@ -212,31 +225,38 @@ mod imp;
 #[path = "fallback.rs"]
 mod imp;
 
-// No OS, or no `std` on an OS without a futex: spin.
+// No OS, or no `std` on an OS without a futex: spin. Also on any host with
+// `cfg(rallypoint_force_spin)` (test-only: runs the no-OS backend natively,
+// with the clock the tests register; it wins over the forced fallback).
 #[cfg(all(
     not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        windows,
-        target_vendor = "apple",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-        target_os = "fuchsia",
-        all(target_os = "emscripten", target_feature = "atomics"),
-        all(
-            target_arch = "wasm32",
-            target_feature = "atomics",
-            not(target_os = "emscripten")
-        ),
-    )),
     any(
-        not(feature = "std"),
-        target_os = "none",
-        all(target_family = "wasm", target_os = "unknown"),
+        rallypoint_force_spin,
+        all(
+            not(all(rallypoint_force_fallback, feature = "std")),
+            not(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "freebsd",
+                windows,
+                target_vendor = "apple",
+                target_os = "openbsd",
+                target_os = "netbsd",
+                target_os = "dragonfly",
+                target_os = "fuchsia",
+                all(target_os = "emscripten", target_feature = "atomics"),
+                all(
+                    target_arch = "wasm32",
+                    target_feature = "atomics",
+                    not(target_os = "emscripten")
+                ),
+            )),
+            any(
+                not(feature = "std"),
+                target_os = "none",
+                all(target_family = "wasm", target_os = "unknown"),
+            )
+        )
     )
 ))]
 #[path = "spin.rs"]

@@ -47,6 +47,24 @@ impl Gate {
     }
 }
 
+/// The host's monotonic clock as a `set_clock` clock: time since its first
+/// reading.
+#[cfg(rallypoint_force_spin)]
+fn host_clock() -> Duration {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed()
+}
+
+/// Under `--cfg rallypoint_force_spin` the wait layer is the no-OS spin
+/// backend, whose timed waits read the clock the application registers
+/// (`rallypoint::set_clock`): every test that starts a [`watchdog`]
+/// registers the host's, as firmware would register a hardware timer's.
+/// The first registration is final; later calls are no-ops.
+#[cfg(rallypoint_force_spin)]
+pub(crate) fn register_host_clock() {
+    rallypoint::set_clock(host_clock);
+}
+
 /// How long a test may block before its watchdog fails it: generous, so a
 /// slow machine never trips it, short enough that a lost wake-up is a named
 /// failure within minutes rather than a CI job that hangs until it is killed.
@@ -71,6 +89,8 @@ pub(crate) fn watchdog() -> Watchdog {
 }
 
 pub(crate) fn watchdog_for(limit: Duration) -> Watchdog {
+    #[cfg(rallypoint_force_spin)]
+    register_host_clock();
     #[cfg(miri)]
     {
         let _ = limit;

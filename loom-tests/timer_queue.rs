@@ -1,6 +1,7 @@
 //! Loom models of the TimerQueue protocols: schedule racing cancel racing
 //! the driver's fire; cancel of a filed timer (the cancel message) racing
-//! the driver; cancel of a repeating timer racing a run; the driver's park
+//! the driver; cancel of a repeating timer racing a run (and what `wait`
+//! sees after a stop); the driver's park
 //! racing a schedule of an earlier timer (no lost wake-up) and a cancel
 //! message (the reclaim wake); shutdown racing schedule; a second driver;
 //! the queue dropped while a cancel is in flight.
@@ -127,6 +128,40 @@ fn cancel_of_a_repeating_timer_racing_a_run() {
         queue.fire_due();
         assert_eq!(count.load(Ordering::Relaxed), runs, "no run after cancel");
         assert_eq!(queue.len(), 0);
+    });
+}
+
+#[test]
+fn stopping_a_repeating_timer_publishes_the_cancellers_writes() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (_count, mut f) = counter();
+        let timer = queue.schedule_repeating(Duration::from_nanos(10), move || f());
+        queue.fire_due(); // files it
+        loom_clock::set(Duration::from_nanos(10)); // the first run is due
+        let data = Arc::new(AtomicUsize::new(0));
+        let (t, d) = (timer.clone(), Arc::clone(&data));
+        let canceller = thread::spawn(move || {
+            d.store(1, Ordering::Relaxed);
+            assert!(t.cancel(), "a repeating timer is stoppable");
+        });
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || {
+            q.fire_due();
+        });
+        // Only the cancel can finish a repeating timer: a stop during the
+        // run (`STOPPED`, then the driver's finishing swap) or of a waiting
+        // one (the cancel CAS). Either way `wait` returning synchronises
+        // with the cancel (Relaxed: only that edge can make it visible).
+        timer.wait();
+        assert_eq!(
+            data.load(Ordering::Relaxed),
+            1,
+            "wait() returned for a stopped timer without the canceller's write"
+        );
+        canceller.join().unwrap();
+        driver.join().unwrap();
     });
 }
 

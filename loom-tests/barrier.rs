@@ -1,5 +1,6 @@
 //! Loom models of every Barrier protocol: arrival and release, two
-//! generations back to back, abort, reset, timeout racing the last arrival
+//! generations back to back, abort, reset (and an abort while a reset's
+//! victim leaves), timeout racing the last arrival
 //! (all-or-nothing), and a panicking action.
 #![cfg(loom)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
@@ -122,6 +123,31 @@ fn reset_racing_wait_is_all_or_nothing() {
         if let Err(e) = mine {
             assert_eq!(e, BarrierError::TimedOut);
         }
+    });
+}
+
+#[test]
+fn abort_after_reset_while_the_victim_leaves_stays_broken() {
+    loom::model(|| {
+        // 2 parties, one waiter: a reset fails it and keeps `gen` (with
+        // RESETTING) until it has left; an abort in that window (or after
+        // it left) must still leave the barrier broken.
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let waiter = spawn(move || b.wait());
+        // Loom does not run a new thread before this one's next step by
+        // itself: wait until the waiter is counted.
+        while barrier.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        barrier.reset();
+        barrier.abort();
+        assert_eq!(waiter.join().unwrap(), Err(BarrierError::Broken));
+        assert!(
+            barrier.is_broken(),
+            "abort() after reset() was undone when the reset's victim left"
+        );
+        assert_eq!(barrier.n_waiting(), 0);
     });
 }
 

@@ -116,6 +116,41 @@ fn cancel_wakes_a_parked_runner() {
 }
 
 #[test]
+fn a_parked_runner_returning_false_sees_the_cancellers_writes() {
+    loom::model(|| {
+        // Duration::MAX: the runner claims and parks untimed, unless it
+        // finds the cancel first. Its `false` must come with the
+        // canceller's writes whichever load saw `CANCELLED`: the claim,
+        // or the reload after the futex wait (which also returns at once
+        // when the word already changed, before the canceller's wake).
+        let (timer, count) = counting_timer(Duration::MAX);
+        let data = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let (t, d, st) = (Arc::clone(&timer), Arc::clone(&data), Arc::clone(&started));
+        let runner = thread::spawn(move || {
+            st.store(1, Ordering::Relaxed);
+            let fired = t.run();
+            // Relaxed: only the timer's Release/Acquire can make it visible.
+            (fired, d.load(Ordering::Relaxed))
+        });
+        // Loom does not run a new thread before this one's next step by
+        // itself: let the runner start, so that it can claim and park.
+        while started.load(Ordering::Relaxed) == 0 {
+            thread::yield_now();
+        }
+        data.store(1, Ordering::Relaxed);
+        assert!(timer.cancel());
+        let (fired, seen) = runner.join().unwrap();
+        assert!(!fired);
+        assert_eq!(
+            seen, 1,
+            "a parked runner's run() returned false but missed the canceller's write"
+        );
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
 fn wait_racing_the_fire_sees_the_functions_effects() {
     loom::model(|| {
         let (timer, count) = counting_timer(Duration::ZERO);

@@ -76,6 +76,34 @@ fn run_returning_false_sees_the_cancellers_writes() {
 }
 
 #[test]
+fn a_losing_cancel_sees_the_winning_cancellers_writes() {
+    loom::model(|| {
+        // No runner: the only way a cancel() returns false is the other
+        // cancel's win, and that `false` synchronises with it (decided by
+        // the first load or by the failed CAS, both Acquire).
+        let (timer, count) = counting_timer(Duration::MAX);
+        let data = Arc::new(AtomicUsize::new(0));
+        let (t, d) = (Arc::clone(&timer), Arc::clone(&data));
+        let other = thread::spawn(move || {
+            let won = t.cancel();
+            // Relaxed: only the timer's Release/Acquire can make it visible.
+            (won, d.load(Ordering::Relaxed))
+        });
+        data.store(1, Ordering::Relaxed);
+        let mine = timer.cancel();
+        let (theirs, seen) = other.join().unwrap();
+        assert_ne!(mine, theirs, "exactly one cancel wins");
+        if mine {
+            assert_eq!(
+                seen, 1,
+                "a cancel() that lost to another returned false without its write"
+            );
+        }
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
 fn cancel_racing_two_runs() {
     loom::model(|| {
         let (timer, count) = counting_timer(Duration::from_millis(1));
@@ -162,6 +190,37 @@ fn wait_racing_the_fire_sees_the_functions_effects() {
         assert_eq!(timer.state(), TimerState::Fired);
         assert!(runner.join().unwrap());
     });
+}
+
+#[test]
+fn state_and_is_finished_publish_the_functions_effects() {
+    for by_state in [false, true] {
+        loom::model(move || {
+            // A caller who sees `Fired` (or `is_finished()`) sees what the
+            // function did: those loads are Acquire, pairing with the
+            // FIRED swap (Release).
+            let (timer, count) = counting_timer(Duration::ZERO);
+            let t = Arc::clone(&timer);
+            let runner = thread::spawn(move || t.run());
+            let finished = || {
+                if by_state {
+                    timer.state() == TimerState::Fired
+                } else {
+                    timer.is_finished()
+                }
+            };
+            while !finished() {
+                thread::yield_now();
+            }
+            // Relaxed: only the timer's Release/Acquire can make it visible.
+            assert_eq!(
+                count.load(Ordering::Relaxed),
+                1,
+                "saw the timer finished (by_state: {by_state}) but not the function's write"
+            );
+            assert!(runner.join().unwrap());
+        });
+    }
 }
 
 #[test]

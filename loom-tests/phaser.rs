@@ -228,6 +228,39 @@ fn reset_racing_arrivals_tells_each_token_its_phase_outcome() {
 }
 
 #[test]
+fn racing_resets_the_one_that_does_not_reset_sees_the_others_writes() {
+    loom::model(|| {
+        // One arrival, so a reset has work to do; two resets race. One
+        // breaks and moves the phase; the other finds it in progress and
+        // waits for it to finish, or finds it done (nothing to reset).
+        // Either way that one returns after the other's reset and sees what
+        // its thread wrote before (`await_reset`'s Acquire load, or
+        // `transition`'s): at least one of the two threads sees the
+        // other's write.
+        let phaser = Arc::new(Phaser::new(2));
+        let token = phaser.arrive().unwrap();
+        let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (p, m, t) = (Arc::clone(&phaser), Arc::clone(&mine), Arc::clone(&theirs));
+        let other = thread::spawn(move || {
+            t.store(1, Ordering::Relaxed);
+            p.reset();
+            // Relaxed: only the phaser's Release/Acquire can make it visible.
+            m.load(Ordering::Relaxed)
+        });
+        mine.store(1, Ordering::Relaxed);
+        phaser.reset();
+        let seen_by_me = theirs.load(Ordering::Relaxed);
+        let seen_by_other = other.join().unwrap();
+        assert!(
+            seen_by_me == 1 || seen_by_other == 1,
+            "neither reset() saw the other's write"
+        );
+        assert_eq!(phaser.wait(token), Err(BarrierError::Broken));
+        assert!(!phaser.is_broken());
+    });
+}
+
+#[test]
 fn reset_racing_abort_and_arrival_never_corrupts() {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);

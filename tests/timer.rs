@@ -61,6 +61,37 @@ fn concurrent_runs_fire_exactly_once() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
+/// Only the first `run` waits: a concurrent second call returns `false` at
+/// once, not at the deadline. Two calls race to claim an hour-long timer;
+/// whichever loses must return within seconds.
+#[test]
+fn a_concurrent_second_run_returns_false_at_once() {
+    let _dog = common::watchdog();
+    struct CancelOnDrop<'a, F>(&'a Timer<F>);
+    impl<F> Drop for CancelOnDrop<'_, F> {
+        fn drop(&mut self) {
+            self.0.cancel(); // releases the waiting run, even on a failure
+        }
+    }
+    let timer = Timer::new(Duration::from_secs(3600), || {});
+    thread::scope(|s| {
+        let _release = CancelOnDrop(&timer);
+        let runs = [s.spawn(|| timer.run()), s.spawn(|| timer.run())];
+        let start = Instant::now();
+        while !runs.iter().any(|r| r.is_finished()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "both concurrent run() calls are still blocked: only the first may wait"
+            );
+            thread::yield_now();
+        }
+        assert!(timer.cancel(), "the waiting run is cancellable");
+        for r in runs {
+            assert!(!r.join().unwrap(), "neither run fires a cancelled timer");
+        }
+    });
+}
+
 #[test]
 fn cancel_before_run_prevents_firing() {
     let _dog = common::watchdog();

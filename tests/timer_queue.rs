@@ -359,15 +359,23 @@ fn repeating_runs_at_a_fixed_rate_without_drift() {
     });
     me.lock().unwrap().take();
     let starts = starts.lock().unwrap();
+    // Fixed-delay would make every run from about the 13th on more than
+    // 50 ms late (4 ms a run). A busy machine can also deschedule the
+    // driver for over 50 ms once or twice, making a run or two late; the
+    // next ones are back on the fixed-rate schedule (skipped periods are
+    // counted in `missed`). So: at most 3 late runs, never an early one.
+    let mut late = Vec::new();
     for (k, &(start, missed)) in starts.iter().enumerate().skip(1) {
         let due = period * (k as u32 + 1 + missed as u32);
         assert!(start - before >= due, "run {k} early");
-        assert!(
-            start - after < due + Duration::from_millis(50),
-            "run {k} drifted: {:?} for {due:?}",
-            start - after
-        );
+        if start - after >= due + Duration::from_millis(50) {
+            late.push((k, start - after, due));
+        }
     }
+    assert!(
+        late.len() <= 3,
+        "runs drifted (run, started after, due): {late:?}"
+    );
 }
 
 // 4: missed periods are skipped (no burst), counted, and the phase kept.

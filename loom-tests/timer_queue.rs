@@ -2,7 +2,8 @@
 //! the driver's fire; cancel of a filed timer (the cancel message) racing
 //! the driver; cancel of a repeating timer racing a run (and what `wait`
 //! sees after a stop); the driver's park
-//! racing a schedule of an earlier timer (no lost wake-up) and a cancel
+//! racing a schedule of an earlier timer (no lost wake-up, also on a second
+//! park) and a cancel
 //! message (the reclaim wake); shutdown racing schedule; a second driver;
 //! the queue dropped while a cancel is in flight.
 //!
@@ -177,6 +178,30 @@ fn park_racing_an_earlier_schedule_never_loses_the_wake() {
         let timer = queue.schedule(Duration::ZERO, move || f());
         timer.wait(); // only the driver, woken, can finish it
         assert_eq!(count.load(Ordering::Relaxed), 1);
+        queue.shutdown();
+        driver.join().unwrap();
+    });
+}
+
+#[test]
+fn a_driver_parked_again_is_woken_again() {
+    loom::model(|| {
+        // Two rounds of park-then-schedule. The first schedule lowers the
+        // driver's `sleep_until` to 0 and wakes it; the driver then parks
+        // again, storing "never" before its park CAS (Release). The second
+        // schedule must see that store through its push CAS (Acquire): a
+        // stale 0 says "the driver already wakes by then", so it would not
+        // wake a driver that sleeps forever (a loom deadlock).
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || q.run());
+        for _ in 0..2 {
+            let (count, mut f) = counter();
+            let timer = queue.schedule(Duration::ZERO, move || f());
+            timer.wait(); // only the driver, woken, can finish it
+            assert_eq!(count.load(Ordering::Relaxed), 1);
+        }
         queue.shutdown();
         driver.join().unwrap();
     });

@@ -444,10 +444,16 @@ impl Shared {
 
     /// Sleeps until `next` (ns) or a wake.
     fn park(&self, tok: &Token<'_>, next: Option<u64>) {
-        self.sleep_until.set(next.unwrap_or(NEVER));
         // Acquire: pairs with a waker's bump (Release); loaded before the
-        // park CAS (SAFETY.md, "TimerQueue: no lost wake-up").
+        // park CAS (SAFETY.md, "TimerQueue: no lost wake-up"), and before
+        // `sleep_until` is set: a waker lowers `sleep_until` before its
+        // bump, so every lowering whose bump this load (or the futex wait
+        // that woke us) saw happens-before our `set` and cannot land after
+        // it in the modification order, leaving a stale "wakes by 0" that
+        // makes the next pusher skip its wake (loom:
+        // `a_driver_parked_again_is_woken_again`).
         let seq = self.seq.load(Ordering::Acquire);
+        self.sleep_until.set(next.unwrap_or(NEVER));
         if !self.inbox.park(tok) {
             return;
         }

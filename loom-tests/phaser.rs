@@ -261,6 +261,28 @@ fn racing_resets_the_one_that_does_not_reset_sees_the_others_writes() {
 }
 
 #[test]
+fn a_timeout_break_wakes_a_parked_untimed_waiter() {
+    loom::model(|| {
+        // 3 parties, 2 arrive: the timed one times out (at once, under
+        // loom) and breaks the phase; the untimed one, spinning or parked,
+        // must wake and fail (a lost wake-up is a loom deadlock).
+        let phaser = Arc::new(Phaser::new(3));
+        let p = Arc::clone(&phaser);
+        let untimed = thread::spawn(move || p.arrive_and_wait());
+        // Loom does not run a new thread before this one's next step by
+        // itself: let the untimed party arrive first, so that it can park.
+        while phaser.arrived() == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(
+            phaser.arrive_and_wait_timeout(Duration::from_secs(1)),
+            Err(BarrierError::TimedOut)
+        );
+        assert_eq!(untimed.join().unwrap(), Err(BarrierError::Broken));
+    });
+}
+
+#[test]
 fn reset_racing_abort_and_arrival_never_corrupts() {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);

@@ -55,16 +55,56 @@ impl core::ops::Deref for AtomicU32 {
     }
 }
 
-/// Bounded spinning before a waiter parks.
+/// Bounded spinning before a waiter parks: the one place the wait policy
+/// lives (`Barrier` and `Phaser` both wait through `waiting::StateWord::pause`).
 ///
 /// A waiter re-checks the word after every `spin_loop` hint for
 /// [`SPIN_CHECKS`] rounds, then (with `std`) yields to the scheduler up to
-/// [`YIELD_CHECKS`] times, then parks. Not `crossbeam_utils::Backoff`:
-/// its `snooze` spins in exponential bursts of up to 64 hints between
-/// checks, which delays noticing a release (measured: 7.8 M two-thread
-/// rounds/s with it, 13-16 M with this), and it yields only 4 times before
-/// giving up, which makes oversubscribed waiters park (futex round trips)
-/// where a yield would have let the missing party arrive.
+/// [`YIELD_CHECKS`] times, then parks. When the parties it waits with
+/// outnumber the CPUs this process may run on ([`Backoff::for_parties`]),
+/// it skips the spin and yields at most [`OVERSUBSCRIBED_YIELD_CHECKS`]
+/// times between arrivals before parking.
+///
+/// Not `crossbeam_utils::Backoff`: its `snooze` spins in exponential bursts
+/// of up to 64 hints between checks, which delays noticing a release
+/// (measured: 7.8 M two-thread rounds/s with it, 13-16 M with this), and it
+/// yields only 4 times before giving up, which makes oversubscribed waiters
+/// park (futex round trips) where a yield would have let the missing party
+/// arrive.
+///
+/// # Oversubscribed rounds (issue 14)
+///
+/// Measured on 2 cores (AMD EPYC VM, Linux 6.18) under the load of other
+/// builds (load average 7-18), one barrier waited on in a loop, with
+/// `perf stat` counting syscalls: with 4, 8 and 16 threads a round cost
+/// 7.0, 8.5 and 17-29 `sched_yield`s and as many context switches, but only
+/// 0.01-0.02 futex calls: waiters almost never park, and a round is a
+/// yield relay in which every thread must be switched in once (the floor is
+/// about one switch per party per round). What a round wasted was the spin
+/// phase: 16 `spin_loop` checks per wait (restarted on each arrival) hold a
+/// core that, with more threads than cores, the missing party needs, and
+/// cost 1-1.5 µs per party per round. Variants, in interleaved runs of the
+/// same harness (rounds/s medians of 5-6 runs, 4 / 8 / 16 threads):
+///
+/// | policy when parties > CPUs | 4 | 8 | 16 |
+/// |---|---|---|---|
+/// | 16 spins, 64 yields (the policy everywhere before) | 87 k | 35 k | 14 k |
+/// | no spin, 64 yields | 93 k | 44 k | 19 k |
+/// | **no spin, 16 yields** (kept) | 117 k | 47 k | 20 k |
+/// | no spin, 8 yields | 107 k | 39 k | 20 k |
+/// | no spin, 4 yields | 102 k | 44 k | 18 k |
+/// | no spin, 2 yields | 98 k | 41 k | 17 k |
+/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5-9 k |
+/// | 16 spins, 8 yields | 66 k | 27 k | 14 k |
+/// | 16 spins, 64 yields, yield budget not restarted on arrivals | 47-61 k | 25-28 k | 6-9 k |
+///
+/// Parking at once costs a futex round trip per party per round; fewer
+/// yields park on short stalls. 16 yields keep the relay going through a
+/// preempted party and park 4x sooner than 64 when a party is really
+/// late (external load, work between rounds), which is the CPU a yielding
+/// waiter would otherwise take from it. With parties <= CPUs nothing
+/// changed (the two-thread round is spin-bound).
+///
 /// Under loom spinning proves nothing (loom explores the re-checks anyway)
 /// and an unbounded spin loop blows up its state space, so the model parks
 /// at once.
@@ -72,6 +112,12 @@ impl core::ops::Deref for AtomicU32 {
 pub(crate) struct Backoff {
     #[cfg(not(loom))]
     step: core::cell::Cell<u32>,
+    /// Spin checks before yielding: [`SPIN_CHECKS`], or 0 when oversubscribed.
+    #[cfg(not(loom))]
+    spins: u32,
+    /// Yield checks (since the last arrival seen) before parking.
+    #[cfg(not(loom))]
+    yields: u32,
 }
 
 /// Re-checks with one `spin_loop` hint each before yielding: about the time
@@ -88,14 +134,59 @@ const SPIN_CHECKS: u32 = 16;
 const YIELD_CHECKS: u32 = 64;
 #[cfg(all(not(loom), not(feature = "std")))]
 const YIELD_CHECKS: u32 = 0;
+/// [`YIELD_CHECKS`] when parties outnumber CPUs (see [`Backoff`]).
+#[cfg(all(not(loom), feature = "std"))]
+const OVERSUBSCRIBED_YIELD_CHECKS: u32 = 16;
+
+/// Whether `parties` threads waiting together outnumber the CPUs this
+/// process may run on. The CPU count is asked once (`futex::cpus`, which
+/// allocates nothing) and cached; unknown counts as "not oversubscribed",
+/// which keeps the policy for machines with room.
+#[cfg(all(not(loom), feature = "std"))]
+fn oversubscribed(parties: usize) -> bool {
+    // Relaxed: every thread that asks computes the same value; the cache
+    // publishes nothing else.
+    let mut cpus = CPUS_ASKED.load(Ordering::Relaxed);
+    if cpus == 0 {
+        cpus = crate::futex::cpus().unwrap_or(usize::MAX);
+        CPUS_ASKED.store(cpus, Ordering::Relaxed);
+    }
+    parties > cpus
+}
+
+/// `oversubscribed`'s cache of the CPU count. 0: not asked yet;
+/// `usize::MAX`: unknown.
+#[cfg(all(not(loom), feature = "std"))]
+static CPUS_ASKED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 impl Backoff {
+    /// The policy for a wait whose partners are unknown (or few).
     #[inline]
     pub(crate) fn new() -> Self {
         Self {
             #[cfg(not(loom))]
             step: core::cell::Cell::new(0),
+            #[cfg(not(loom))]
+            spins: SPIN_CHECKS,
+            #[cfg(not(loom))]
+            yields: YIELD_CHECKS,
         }
+    }
+
+    /// The policy for waiting on the other arrivals of `parties` parties:
+    /// no spin and fewer yields when they outnumber the CPUs.
+    #[inline]
+    pub(crate) fn for_parties(parties: usize) -> Self {
+        #[cfg(all(not(loom), feature = "std"))]
+        if oversubscribed(parties) {
+            return Self {
+                step: core::cell::Cell::new(0),
+                spins: 0,
+                yields: OVERSUBSCRIBED_YIELD_CHECKS,
+            };
+        }
+        let _ = parties;
+        Self::new()
     }
 
     /// The caller saw progress: restart the current phase's budget. A
@@ -108,7 +199,7 @@ impl Backoff {
         {
             let step = self.step.get();
             self.step
-                .set(if step < SPIN_CHECKS { 0 } else { SPIN_CHECKS });
+                .set(if step < self.spins { 0 } else { self.spins });
         }
     }
 
@@ -117,7 +208,7 @@ impl Backoff {
     pub(crate) fn is_spinning(&self) -> bool {
         #[cfg(not(loom))]
         {
-            self.step.get() < SPIN_CHECKS
+            self.step.get() < self.spins
         }
         #[cfg(loom)]
         {
@@ -131,9 +222,9 @@ impl Backoff {
         #[cfg(not(loom))]
         {
             let step = self.step.get();
-            if step < SPIN_CHECKS {
+            if step < self.spins {
                 core::hint::spin_loop();
-            } else if step < SPIN_CHECKS + YIELD_CHECKS {
+            } else if step < self.spins + self.yields {
                 #[cfg(feature = "std")]
                 {
                     extern crate std;
@@ -286,5 +377,39 @@ pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, cleanup: impl FnOnce()) -> R {
                 std::panic::resume_unwind(payload)
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom), feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversubscription_follows_the_cpu_count() {
+        extern crate std;
+        let cpus = crate::futex::cpus().expect("the OS reports its CPUs");
+        let std_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // std also applies cgroup quotas, which can only lower the count.
+        assert!(cpus >= std_cpus, "affinity {cpus} < std's {std_cpus}");
+        assert!(!oversubscribed(cpus));
+        assert!(oversubscribed(cpus + 1));
+        assert_eq!(CPUS_ASKED.load(Ordering::Relaxed), cpus, "cached");
+
+        let roomy = Backoff::for_parties(cpus);
+        assert_eq!((roomy.spins, roomy.yields), (SPIN_CHECKS, YIELD_CHECKS));
+        assert!(roomy.is_spinning());
+        let crowded = Backoff::for_parties(cpus + 1);
+        assert_eq!(
+            (crowded.spins, crowded.yields),
+            (0, OVERSUBSCRIBED_YIELD_CHECKS)
+        );
+        assert!(!crowded.is_spinning(), "no spin phase when oversubscribed");
+        // Yields, then parks; an arrival restarts the yields.
+        for _ in 0..OVERSUBSCRIBED_YIELD_CHECKS {
+            assert!(crowded.snooze());
+        }
+        assert!(!crowded.snooze(), "time to park");
+        crowded.reset();
+        assert!(crowded.snooze(), "an arrival restarts the yield budget");
     }
 }

@@ -754,7 +754,7 @@ impl<A: BarrierAction> Barrier<A> {
     /// A non-leader's wait for generation `gen` to end.
     fn await_release(&self, gen: Word, timeout: &Timeout) -> Result<(), BarrierError> {
         let parties = self.parties();
-        let backoff = Backoff::new();
+        let backoff = Backoff::for_parties(parties);
         let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the release (or break) CAS that ended `gen`.

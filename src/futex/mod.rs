@@ -248,6 +248,10 @@ mod imp;
 #[allow(unsafe_code)]
 mod registered_clock;
 
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+#[allow(unsafe_code)]
+mod cpus;
+
 // The no-OS and std-fallback backends are also compiled on hosts with a
 // native backend, for their own unit tests, so that the code bare-metal and
 // futex-less users run is tested here too.
@@ -314,6 +318,32 @@ mod spin;
 #[inline]
 pub fn set_clock(now: fn() -> Duration) {
     registered_clock::set(now);
+}
+
+/// How many CPUs this process may run on, if the OS says so without
+/// allocating (`None`: unknown). Asked once per process by `sync::Backoff`.
+#[cfg(not(loom))]
+pub(crate) fn cpus() -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        cpus::cpus()
+    }
+    // Elsewhere std's answer allocates nothing (`sysconf`, `GetSystemInfo`,
+    // `cpuset_getaffinity`); only its Linux cgroup reading does.
+    #[cfg(all(not(any(target_os = "linux", target_os = "android")), feature = "std"))]
+    {
+        extern crate std;
+        std::thread::available_parallelism()
+            .ok()
+            .map(core::num::NonZeroUsize::get)
+    }
+    #[cfg(all(
+        not(any(target_os = "linux", target_os = "android")),
+        not(feature = "std")
+    ))]
+    {
+        None
+    }
 }
 
 /// Sleeps while `*word == expected`, until woken or `deadline` passes.

@@ -112,12 +112,16 @@ impl core::ops::Deref for AtomicU32 {
 pub(crate) struct Backoff {
     #[cfg(not(loom))]
     step: core::cell::Cell<u32>,
-    /// Spin checks before yielding: [`SPIN_CHECKS`], or 0 when oversubscribed.
+    /// Spin checks before yielding: [`SPIN_CHECKS`], or 0 while the
+    /// missing parties outnumber the CPUs ([`Backoff::progress`]).
     #[cfg(not(loom))]
-    spins: u32,
+    spins: core::cell::Cell<u32>,
     /// Yield checks (since the last arrival seen) before parking.
     #[cfg(not(loom))]
     yields: u32,
+    /// The CPUs this process may run on (`usize::MAX`: unknown).
+    #[cfg(not(loom))]
+    cpus: usize,
 }
 
 /// Re-checks with one `spin_loop` hint each before yielding: about the time
@@ -137,25 +141,33 @@ const YIELD_CHECKS: u32 = 0;
 /// [`YIELD_CHECKS`] when parties outnumber CPUs (see [`Backoff`]).
 #[cfg(all(not(loom), feature = "std"))]
 const OVERSUBSCRIBED_YIELD_CHECKS: u32 = 16;
+#[cfg(all(not(loom), not(feature = "std")))]
+const OVERSUBSCRIBED_YIELD_CHECKS: u32 = 0;
 
-/// Whether `parties` threads waiting together outnumber the CPUs this
-/// process may run on. The CPU count is asked once (`futex::cpus`, which
-/// allocates nothing) and cached; unknown counts as "not oversubscribed",
-/// which keeps the policy for machines with room.
-#[cfg(all(not(loom), feature = "std"))]
-fn oversubscribed(parties: usize) -> bool {
-    // Relaxed: every thread that asks computes the same value; the cache
-    // publishes nothing else.
-    let mut cpus = CPUS_ASKED.load(Ordering::Relaxed);
-    if cpus == 0 {
-        cpus = crate::futex::cpus().unwrap_or(usize::MAX);
-        CPUS_ASKED.store(cpus, Ordering::Relaxed);
+/// The CPUs this process may run on, asked once (`futex::cpus`, which
+/// allocates nothing) and cached; `usize::MAX` if unknown, which keeps the
+/// policy for machines with room. Without `std` there is no yield to fall
+/// back on, so the count is not asked.
+#[cfg(not(loom))]
+fn cpus() -> usize {
+    #[cfg(feature = "std")]
+    {
+        // Relaxed: every thread that asks computes the same value; the
+        // cache publishes nothing else.
+        let mut cpus = CPUS_ASKED.load(Ordering::Relaxed);
+        if cpus == 0 {
+            cpus = crate::futex::cpus().unwrap_or(usize::MAX);
+            CPUS_ASKED.store(cpus, Ordering::Relaxed);
+        }
+        cpus
     }
-    parties > cpus
+    #[cfg(not(feature = "std"))]
+    {
+        usize::MAX
+    }
 }
 
-/// `oversubscribed`'s cache of the CPU count. 0: not asked yet;
-/// `usize::MAX`: unknown.
+/// `cpus`'s cache. 0: not asked yet; `usize::MAX`: unknown.
 #[cfg(all(not(loom), feature = "std"))]
 static CPUS_ASKED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
@@ -167,39 +179,59 @@ impl Backoff {
             #[cfg(not(loom))]
             step: core::cell::Cell::new(0),
             #[cfg(not(loom))]
-            spins: SPIN_CHECKS,
+            spins: core::cell::Cell::new(SPIN_CHECKS),
             #[cfg(not(loom))]
             yields: YIELD_CHECKS,
+            #[cfg(not(loom))]
+            cpus: usize::MAX,
         }
     }
 
     /// The policy for waiting on the other arrivals of `parties` parties:
-    /// no spin and fewer yields when they outnumber the CPUs.
+    /// fewer yields when they outnumber the CPUs, and (see
+    /// [`progress`](Self::progress)) no spin while too many are missing.
     #[inline]
     pub(crate) fn for_parties(parties: usize) -> Self {
-        #[cfg(all(not(loom), feature = "std"))]
-        if oversubscribed(parties) {
-            return Self {
-                step: core::cell::Cell::new(0),
-                spins: 0,
-                yields: OVERSUBSCRIBED_YIELD_CHECKS,
-            };
-        }
-        let _ = parties;
-        Self::new()
-    }
-
-    /// The caller saw progress: restart the current phase's budget. A
-    /// waiter already yielding keeps yielding (when threads outnumber cores,
-    /// the parties it waits for need its CPU to arrive) but does not go back
-    /// to spinning.
-    #[inline]
-    pub(crate) fn reset(&self) {
         #[cfg(not(loom))]
         {
-            let step = self.step.get();
-            self.step
-                .set(if step < self.spins { 0 } else { self.spins });
+            let cpus = cpus();
+            Self {
+                step: core::cell::Cell::new(0),
+                spins: core::cell::Cell::new(SPIN_CHECKS),
+                yields: if parties > cpus {
+                    OVERSUBSCRIBED_YIELD_CHECKS
+                } else {
+                    YIELD_CHECKS
+                },
+                cpus,
+            }
+        }
+        #[cfg(loom)]
+        {
+            let _ = parties;
+            Self::new()
+        }
+    }
+
+    /// The caller saw progress: `missing` parties have yet to arrive.
+    /// Restarts the current phase's budget. A waiter already yielding keeps
+    /// yielding (when threads outnumber cores, the parties it waits for
+    /// need its CPU to arrive) but does not go back to spinning. Spinning
+    /// is only worth it while every missing party could be running on
+    /// another CPU (`missing < cpus`, Java's `Phaser` rule): otherwise at
+    /// least one of them waits for a CPU, maybe this one.
+    #[inline]
+    pub(crate) fn progress(&self, missing: usize) {
+        #[cfg(not(loom))]
+        {
+            let spinning = self.step.get() < self.spins.get();
+            let spins = if missing < self.cpus { SPIN_CHECKS } else { 0 };
+            self.spins.set(spins);
+            self.step.set(if spinning { 0 } else { spins });
+        }
+        #[cfg(loom)]
+        {
+            let _ = missing;
         }
     }
 
@@ -208,7 +240,7 @@ impl Backoff {
     pub(crate) fn is_spinning(&self) -> bool {
         #[cfg(not(loom))]
         {
-            self.step.get() < self.spins
+            self.step.get() < self.spins.get()
         }
         #[cfg(loom)]
         {
@@ -222,9 +254,10 @@ impl Backoff {
         #[cfg(not(loom))]
         {
             let step = self.step.get();
-            if step < self.spins {
+            let spins = self.spins.get();
+            if step < spins {
                 core::hint::spin_loop();
-            } else if step < self.spins + self.yields {
+            } else if step < spins + self.yields {
                 #[cfg(feature = "std")]
                 {
                     extern crate std;
@@ -391,25 +424,37 @@ mod tests {
         let std_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         // std also applies cgroup quotas, which can only lower the count.
         assert!(cpus >= std_cpus, "affinity {cpus} < std's {std_cpus}");
-        assert!(!oversubscribed(cpus));
-        assert!(oversubscribed(cpus + 1));
+        assert_eq!(super::cpus(), cpus);
         assert_eq!(CPUS_ASKED.load(Ordering::Relaxed), cpus, "cached");
 
         let roomy = Backoff::for_parties(cpus);
-        assert_eq!((roomy.spins, roomy.yields), (SPIN_CHECKS, YIELD_CHECKS));
-        assert!(roomy.is_spinning());
+        assert_eq!(roomy.yields, YIELD_CHECKS);
+        roomy.progress(cpus - 1);
+        assert!(roomy.is_spinning(), "every missing party may be running");
+
         let crowded = Backoff::for_parties(cpus + 1);
-        assert_eq!(
-            (crowded.spins, crowded.yields),
-            (0, OVERSUBSCRIBED_YIELD_CHECKS)
-        );
-        assert!(!crowded.is_spinning(), "no spin phase when oversubscribed");
+        assert_eq!(crowded.yields, OVERSUBSCRIBED_YIELD_CHECKS);
+        crowded.progress(cpus);
+        assert!(!crowded.is_spinning(), "a missing party waits for a CPU");
         // Yields, then parks; an arrival restarts the yields.
         for _ in 0..OVERSUBSCRIBED_YIELD_CHECKS {
             assert!(crowded.snooze());
         }
         assert!(!crowded.snooze(), "time to park");
-        crowded.reset();
+        crowded.progress(cpus);
         assert!(crowded.snooze(), "an arrival restarts the yield budget");
+        assert!(!crowded.is_spinning());
+
+        // Few enough missing to all be running: spin first, then yield.
+        let nearly = Backoff::for_parties(cpus + 1);
+        nearly.progress(cpus - 1);
+        for _ in 0..SPIN_CHECKS {
+            assert!(nearly.is_spinning());
+            assert!(nearly.snooze());
+        }
+        assert!(!nearly.is_spinning());
+        // A yielding waiter does not go back to spinning.
+        nearly.progress(0);
+        assert!(!nearly.is_spinning());
     }
 }

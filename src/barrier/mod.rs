@@ -776,9 +776,9 @@ impl<A: BarrierAction> Barrier<A> {
                 }
             }
             if count(s) != seen {
-                // Progress: more parties arrived. Spin a while longer.
+                // Progress: more parties arrived. Spin (or yield) a while longer.
                 seen = count(s);
-                backoff.reset();
+                backoff.progress(parties - seen);
             }
             // Once the generation is full it can only be released: wait untimed.
             self.pause(s, if full { None } else { Some(timeout) }, &backoff);

@@ -871,7 +871,7 @@ impl<A: BarrierAction> Phaser<A> {
             if arrived(s) != seen {
                 // Progress, as in `await_phase`: keep yielding, not parking.
                 seen = arrived(s);
-                backoff.reset();
+                backoff.progress(parties(s).saturating_sub(seen));
             }
             self.pause(s, Some(timeout), &backoff);
         }
@@ -907,9 +907,9 @@ impl<A: BarrierAction> Phaser<A> {
                 }
             }
             if arrived(s) != seen {
-                // Progress: more parties arrived. Spin a while longer.
+                // Progress: more parties arrived. Spin (or yield) a while longer.
                 seen = arrived(s);
-                backoff.reset();
+                backoff.progress(parties(s).saturating_sub(seen));
             }
             // Once the phase is complete it can only advance: wait untimed.
             self.pause(s, if complete { None } else { Some(timeout) }, &backoff);

@@ -60,10 +60,19 @@ impl core::ops::Deref for AtomicU32 {
 ///
 /// A waiter re-checks the word after every `spin_loop` hint for
 /// [`SPIN_CHECKS`] rounds, then (with `std`) yields to the scheduler up to
-/// [`YIELD_CHECKS`] times, then parks. When the parties it waits with
-/// outnumber the CPUs this process may run on ([`Backoff::for_parties`]),
-/// it skips the spin and yields at most [`OVERSUBSCRIBED_YIELD_CHECKS`]
-/// times between arrivals before parking.
+/// [`YIELD_CHECKS`] times, then parks; each arrival it sees restarts the
+/// budget ([`Backoff::progress`]). Two refinements for more threads than
+/// CPUs, from the CPU count this process may run on ([`cpus`]):
+///
+/// - it spins only while every missing party could be running on another
+///   CPU (`missing < cpus`; Java's `Phaser` recharges its spins on the same
+///   condition). Otherwise at least one missing party is waiting for a CPU,
+///   maybe this one, and spinning only delays it: the waiter yields at once;
+/// - when the parties outnumber the CPUs ([`Backoff::for_parties`]) it parks
+///   after [`OVERSUBSCRIBED_YIELD_CHECKS`] fruitless yields, not 64.
+///
+/// With no more parties than CPUs (every two-thread round on 2 cores)
+/// neither applies and the policy is the one tuned for that case.
 ///
 /// Not `crossbeam_utils::Backoff`: its `snooze` spins in exponential bursts
 /// of up to 64 hints between checks, which delays noticing a release
@@ -72,38 +81,53 @@ impl core::ops::Deref for AtomicU32 {
 /// park (futex round trips) where a yield would have let the missing party
 /// arrive.
 ///
-/// # Oversubscribed rounds (issue 14)
+/// # Oversubscribed rounds (issue 14): measurements
 ///
-/// Measured on 2 cores (AMD EPYC VM, Linux 6.18) under the load of other
-/// builds (load average 7-18), one barrier waited on in a loop, with
-/// `perf stat` counting syscalls: with 4, 8 and 16 threads a round cost
-/// 7.0, 8.5 and 17-29 `sched_yield`s and as many context switches, but only
-/// 0.01-0.02 futex calls: waiters almost never park, and a round is a
-/// yield relay in which every thread must be switched in once (the floor is
-/// about one switch per party per round). What a round wasted was the spin
-/// phase: 16 `spin_loop` checks per wait (restarted on each arrival) hold a
-/// core that, with more threads than cores, the missing party needs, and
-/// cost 1-1.5 µs per party per round. Variants, in interleaved runs of the
-/// same harness (rounds/s medians of 5-6 runs, 4 / 8 / 16 threads):
+/// 2-core AMD EPYC VM, Linux 6.18, never quiet while measured (load average
+/// 6-14 from other builds). One `Barrier` waited on in a loop by N threads.
 ///
-/// | policy when parties > CPUs | 4 | 8 | 16 |
-/// |---|---|---|---|
-/// | 16 spins, 64 yields (the policy everywhere before) | 87 k | 35 k | 14 k |
-/// | no spin, 64 yields | 93 k | 44 k | 19 k |
-/// | **no spin, 16 yields** (kept) | 117 k | 47 k | 20 k |
-/// | no spin, 8 yields | 107 k | 39 k | 20 k |
-/// | no spin, 4 yields | 102 k | 44 k | 18 k |
-/// | no spin, 2 yields | 98 k | 41 k | 17 k |
-/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5-9 k |
-/// | 16 spins, 8 yields | 66 k | 27 k | 14 k |
-/// | 16 spins, 64 yields, yield budget not restarted on arrivals | 47-61 k | 25-28 k | 6-9 k |
+/// Profile of the policy before (16 spins then 64 yields everywhere;
+/// `perf stat`, syscall tracepoints): per round at 4 / 8 / 16 threads,
+/// 7.0 / 8.5 / 17-29 `sched_yield`s, 3.0 / 8.8 / 21 context switches and
+/// 0.02 / 0.004 / 0.009 futex calls. Waiters almost never park, so there
+/// are no wake-then-yield-back wakes to save: a round is a yield relay in
+/// which every thread must be switched in once (about one switch per party
+/// per round is the floor, and 4-16 threads were at 0.9-1.8x it). What the
+/// relay wasted was the spin phase: up to 16 `spin_loop` checks per wait,
+/// restarted on each arrival, on a core that the missing party needed,
+/// about 1-1.5 µs of CPU per party per round here.
 ///
-/// Parking at once costs a futex round trip per party per round; fewer
-/// yields park on short stalls. 16 yields keep the relay going through a
-/// preempted party and park 4x sooner than 64 when a party is really
-/// late (external load, work between rounds), which is the CPU a yielding
-/// waiter would otherwise take from it. With parties <= CPUs nothing
-/// changed (the two-thread round is spin-bound).
+/// Variants, rounds/s, medians of interleaved runs at 4 / 8 / 16 threads
+/// (each batch ran the before-policy as its anchor; batches differ in load):
+///
+/// | policy when parties > CPUs | 4 | 8 | 16 | batch |
+/// |---|---|---|---|---|
+/// | before: 16 spins, 64 yields | 87 k | 35 k | 14 k | A (6 runs) |
+/// | no spin, 64 yields | 93 k | 44 k | 19 k | A |
+/// | no spin, 16 yields | 117 k | 47 k | 20 k | A |
+/// | no spin, 8 yields | 107 k | 39 k | 20 k | A |
+/// | no spin, 4 yields | 102 k | 44 k | 18 k | A |
+/// | hurdles (spins 3, yields 7, then spins hard) | 69 k | 28 k | 3.8 k | A |
+/// | before | 76 k | 36 k | 15 k | B (5 runs) |
+/// | no spin, 2 yields | 98 k | 41 k | 17 k | B |
+/// | 16 spins, 8 yields | 66 k | 27 k | 14 k | B |
+/// | before | 63-67 k | 16-30 k | 9-11 k | C (2 runs) |
+/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5-9 k | C |
+/// | 64 yields not restarted by arrivals | 47-61 k | 25-28 k | 6-9 k | C |
+/// | before | 72 k | 35 k | 12 k | D (6 runs) |
+/// | no spin, 16 yields | 101 k | 45 k | 20 k | D |
+/// | **kept: spin while missing < CPUs, 16 yields** | 104 k | 41 k | 20 k | D |
+/// | hurdles | 52 k | 24 k | 18 k | D |
+///
+/// Rejected: parking at once (a futex round trip per party per round) and
+/// not restarting the yields (waiters park mid-relay); yield budgets of 2-8
+/// were no faster than 16 and park sooner on a short stall; 64 was no
+/// faster either, and 16 parks 4x sooner when a party is really late
+/// (external load, work between rounds), the CPU a yielding waiter would
+/// otherwise take from it. Never spinning when oversubscribed was as fast
+/// in plain rounds, but loses the spin that catches a nearly complete
+/// round when the parties work between rounds (`examples/phaser`'s
+/// split-phase loop hinted at that; too noisy here to settle it).
 ///
 /// Under loom spinning proves nothing (loom explores the re-checks anyway)
 /// and an unbounded spin loop blows up its state space, so the model parks

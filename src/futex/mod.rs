@@ -248,7 +248,11 @@ mod imp;
 #[allow(unsafe_code)]
 mod registered_clock;
 
-#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+#[cfg(all(
+    not(loom),
+    feature = "std",
+    any(target_os = "linux", target_os = "android")
+))]
 #[allow(unsafe_code)]
 mod cpus;
 
@@ -321,8 +325,10 @@ pub fn set_clock(now: fn() -> Duration) {
 }
 
 /// How many CPUs this process may run on, if the OS says so without
-/// allocating (`None`: unknown). Asked once per process by `sync::Backoff`.
-#[cfg(not(loom))]
+/// allocating (`None`: unknown). Asked once per process by `sync::Backoff`,
+/// and only with `std` (without it a waiter cannot yield, so the count
+/// would change nothing).
+#[cfg(all(not(loom), feature = "std"))]
 pub(crate) fn cpus() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -330,19 +336,12 @@ pub(crate) fn cpus() -> Option<usize> {
     }
     // Elsewhere std's answer allocates nothing (`sysconf`, `GetSystemInfo`,
     // `cpuset_getaffinity`); only its Linux cgroup reading does.
-    #[cfg(all(not(any(target_os = "linux", target_os = "android")), feature = "std"))]
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         extern crate std;
         std::thread::available_parallelism()
             .ok()
             .map(core::num::NonZeroUsize::get)
-    }
-    #[cfg(all(
-        not(any(target_os = "linux", target_os = "android")),
-        not(feature = "std")
-    ))]
-    {
-        None
     }
 }
 

@@ -1,6 +1,6 @@
 //! Barrier rounds, side by side in one run: rallypoint, std, hurdles, spin,
 //! a CPython-shaped Mutex+Condvar barrier, and a two-thread atomic ping-pong
-//! (the cache-line floor). `cargo bench --bench barrier`.
+//! (the cache-line floor). `cargo bench -p rallypoint-benches --bench barrier`.
 //!
 //! One "iteration" is one barrier round (every thread passes once). Pure
 //! spinners are skipped when threads outnumber cores: spin::Barrier takes

@@ -1,6 +1,7 @@
 //! Phaser rounds beside `Barrier`, std and hurdles, and the fuzzy-barrier
-//! loop split vs blocking, side by side in one run: `cargo bench --bench
-//! phaser` (`examples/phaser` repeats and interleaves them, with ratios).
+//! loop split vs blocking, side by side in one run: `cargo bench -p
+//! rallypoint-benches --bench phaser` (`examples/phaser` repeats and
+//! interleaves them, with ratios).
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Bench code uses std.
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 

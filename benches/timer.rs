@@ -1,6 +1,6 @@
 //! Timers, side by side: rallypoint::Timer, a Condvar::wait_timeout timer
 //! thread (how Python's Event-based Timer waits) and a thread::sleep timer.
-//! `cargo bench --bench timer`.
+//! `cargo bench -p rallypoint-benches --bench timer`.
 //!
 //! - `lateness`: (time fired) - (start + 1 ms), mean per timer.
 //! - `cancel_to_joined`: cancel + join of a long timer that has parked

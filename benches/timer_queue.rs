@@ -1,4 +1,4 @@
-//! Timer services under criterion: `cargo bench --bench timer_queue`.
+//! Timer services under criterion: `cargo bench -p rallypoint-benches --bench timer_queue`.
 //!
 //! `schedule` and `cancel` of one-shot timers an hour away, one caller
 //! thread, with 0 and 1 M other timers pending: rallypoint's `TimerQueue`

@@ -133,9 +133,9 @@ impl core::ops::Deref for AtomicU32 {
 /// the policy before and the kept one, alternating (load average 7-14):
 /// rallypoint's median at 4 / 8 / 16 threads went from 47-53 k / 20-32 k /
 /// 12-16 k rounds/s to 48-91 k / 34-45 k / 14-21 k; it was >= hurdles' in 7
-/// of the 9 (invocation, thread count) cells, before in 3 of 9; CPU per
-/// round 0.16-0.40x std's. Not a quiet machine: hurdles' capped runs swing
-/// 5-130 k rounds/s there, so those cells are not yet "ahead in every run".
+/// of the 9 (invocation, thread count) cells, before in 2 of 9; CPU per
+/// round 0.16-0.40x std's. Not a quiet machine: hurdles' capped medians swing
+/// from 4 k to 132 k rounds/s there, so this is not yet "ahead in every run".
 ///
 /// Under loom spinning proves nothing (loom explores the re-checks anyway)
 /// and an unbounded spin loop blows up its state space, so the model parks

@@ -88,11 +88,11 @@ impl core::ops::Deref for AtomicU32 {
 ///
 /// Profile of the policy before (16 spins then 64 yields everywhere;
 /// `perf stat`, syscall tracepoints): per round at 4 / 8 / 16 threads,
-/// 7.0 / 8.5 / 17-29 `sched_yield`s, 3.0 / 8.8 / 21 context switches and
+/// 7.0 / 7.5-8.5 / 17-29 `sched_yield`s, 3.0 / 8.8 / 21 context switches and
 /// 0.02 / 0.004 / 0.009 futex calls. Waiters almost never park, so there
 /// are no wake-then-yield-back wakes to save: a round is a yield relay in
 /// which every thread must be switched in once (about one switch per party
-/// per round is the floor, and 4-16 threads were at 0.9-1.8x it). What the
+/// per round is the floor; these were 0.75-1.8 switches per party). What the
 /// relay wasted was the spin phase: up to 16 `spin_loop` checks per wait,
 /// restarted on each arrival, on a core that the missing party needed,
 /// about 1-1.5 µs of CPU per party per round here.

@@ -112,7 +112,7 @@ impl core::ops::Deref for AtomicU32 {
 /// | no spin, 2 yields | 98 k | 41 k | 17 k | B |
 /// | 16 spins, 8 yields | 66 k | 27 k | 14 k | B |
 /// | before | 63-67 k | 16-30 k | 9-11 k | C (2 runs) |
-/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5-9 k | C |
+/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5.0-9.5 k | C |
 /// | 64 yields not restarted by arrivals | 47-61 k | 25-28 k | 6-9 k | C |
 /// | before | 72 k | 35 k | 12 k | D (6 runs) |
 /// | no spin, 16 yields | 101 k | 45 k | 20 k | D |

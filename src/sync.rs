@@ -55,16 +55,88 @@ impl core::ops::Deref for AtomicU32 {
     }
 }
 
-/// Bounded spinning before a waiter parks.
+/// Bounded spinning before a waiter parks: the one place the wait policy
+/// lives (`Barrier` and `Phaser` both wait through `waiting::StateWord::pause`).
 ///
 /// A waiter re-checks the word after every `spin_loop` hint for
 /// [`SPIN_CHECKS`] rounds, then (with `std`) yields to the scheduler up to
-/// [`YIELD_CHECKS`] times, then parks. Not `crossbeam_utils::Backoff`:
-/// its `snooze` spins in exponential bursts of up to 64 hints between
-/// checks, which delays noticing a release (measured: 7.8 M two-thread
-/// rounds/s with it, 13-16 M with this), and it yields only 4 times before
-/// giving up, which makes oversubscribed waiters park (futex round trips)
-/// where a yield would have let the missing party arrive.
+/// [`YIELD_CHECKS`] times, then parks; each arrival it sees restarts the
+/// budget ([`Backoff::progress`]). Two refinements for more threads than
+/// CPUs, from the CPU count this process may run on ([`cpus`]):
+///
+/// - it spins only while every missing party could be running on another
+///   CPU (`missing < cpus`; Java's `Phaser` recharges its spins on the same
+///   condition). Otherwise at least one missing party is waiting for a CPU,
+///   maybe this one, and spinning only delays it: the waiter yields at once;
+/// - when the parties outnumber the CPUs ([`Backoff::for_parties`]) it parks
+///   after [`OVERSUBSCRIBED_YIELD_CHECKS`] fruitless yields, not 64.
+///
+/// With no more parties than CPUs (every two-thread round on 2 cores)
+/// neither applies and the policy is the one tuned for that case.
+///
+/// Not `crossbeam_utils::Backoff`: its `snooze` spins in exponential bursts
+/// of up to 64 hints between checks, which delays noticing a release
+/// (measured: 7.8 M two-thread rounds/s with it, 13-16 M with this), and it
+/// yields only 4 times before giving up, which makes oversubscribed waiters
+/// park (futex round trips) where a yield would have let the missing party
+/// arrive.
+///
+/// # Oversubscribed rounds (issue 14): measurements
+///
+/// 2-core AMD EPYC VM, Linux 6.18, never quiet while measured (load average
+/// 6-14 from other builds). One `Barrier` waited on in a loop by N threads.
+///
+/// Profile of the policy before (16 spins then 64 yields everywhere;
+/// `perf stat`, syscall tracepoints): per round at 4 / 8 / 16 threads,
+/// 7.0 / 7.5-8.5 / 17-29 `sched_yield`s, 3.0 / 8.8 / 21 context switches and
+/// 0.02 / 0.004 / 0.009 futex calls. Waiters almost never park, so there
+/// are no wake-then-yield-back wakes to save: a round is a yield relay in
+/// which every thread must be switched in once (about one switch per party
+/// per round is the floor; these were 0.75-1.8 switches per party). What the
+/// relay wasted was the spin phase: up to 16 `spin_loop` checks per wait,
+/// restarted on each arrival, on a core that the missing party needed,
+/// about 1-1.5 µs of CPU per party per round here.
+///
+/// Variants, rounds/s, medians of interleaved runs at 4 / 8 / 16 threads
+/// (each batch ran the before-policy as its anchor; batches differ in load):
+///
+/// | policy when parties > CPUs | 4 | 8 | 16 | batch |
+/// |---|---|---|---|---|
+/// | before: 16 spins, 64 yields | 87 k | 35 k | 14 k | A (6 runs) |
+/// | no spin, 64 yields | 93 k | 44 k | 19 k | A |
+/// | no spin, 16 yields | 117 k | 47 k | 20 k | A |
+/// | no spin, 8 yields | 107 k | 39 k | 20 k | A |
+/// | no spin, 4 yields | 102 k | 44 k | 18 k | A |
+/// | hurdles (spins 3, yields 7, then spins hard) | 69 k | 28 k | 3.8 k | A |
+/// | before | 76 k | 36 k | 15 k | B (5 runs) |
+/// | no spin, 2 yields | 98 k | 41 k | 17 k | B |
+/// | 16 spins, 8 yields | 66 k | 27 k | 14 k | B |
+/// | before | 63-67 k | 16-30 k | 9-11 k | C (2 runs) |
+/// | no spin, park at once (std's way) | 24-31 k | 18-23 k | 5.0-9.5 k | C |
+/// | 64 yields not restarted by arrivals | 47-61 k | 25-28 k | 6-9 k | C |
+/// | before | 72 k | 35 k | 12 k | D (6 runs) |
+/// | no spin, 16 yields | 101 k | 45 k | 20 k | D |
+/// | **kept: spin while missing < CPUs, 16 yields** | 104 k | 41 k | 20 k | D |
+/// | hurdles | 52 k | 24 k | 18 k | D |
+///
+/// Rejected: parking at once (a futex round trip per party per round) and
+/// not restarting the yields (waiters park mid-relay); yield budgets of 2-8
+/// were no faster than 16 and park sooner on a short stall; 64 was no
+/// faster either, and 16 parks 4x sooner when a party is really late
+/// (external load, work between rounds), the CPU a yielding waiter would
+/// otherwise take from it. Never spinning when oversubscribed was as fast
+/// in plain rounds, but loses the spin that catches a nearly complete
+/// round when the parties work between rounds (`examples/phaser`'s
+/// split-phase loop hinted at that; too noisy here to settle it).
+///
+/// Checked with `examples/compare --repeat 3`, three invocations each of
+/// the policy before and the kept one, alternating (load average 7-14):
+/// rallypoint's median at 4 / 8 / 16 threads went from 47-53 k / 20-32 k /
+/// 12-16 k rounds/s to 48-91 k / 34-45 k / 14-21 k; it was >= hurdles' in 7
+/// of the 9 (invocation, thread count) cells, before in 2 of 9; CPU per
+/// round 0.16-0.40x std's. Not a quiet machine: hurdles' capped medians swing
+/// from 4 k to 132 k rounds/s there, so this is not yet "ahead in every run".
+///
 /// Under loom spinning proves nothing (loom explores the re-checks anyway)
 /// and an unbounded spin loop blows up its state space, so the model parks
 /// at once.
@@ -72,6 +144,16 @@ impl core::ops::Deref for AtomicU32 {
 pub(crate) struct Backoff {
     #[cfg(not(loom))]
     step: core::cell::Cell<u32>,
+    /// Spin checks before yielding: [`SPIN_CHECKS`], or 0 while the
+    /// missing parties outnumber the CPUs ([`Backoff::progress`]).
+    #[cfg(not(loom))]
+    spins: core::cell::Cell<u32>,
+    /// Yield checks (since the last arrival seen) before parking.
+    #[cfg(not(loom))]
+    yields: u32,
+    /// The CPUs this process may run on (`usize::MAX`: unknown).
+    #[cfg(not(loom))]
+    cpus: usize,
 }
 
 /// Re-checks with one `spin_loop` hint each before yielding: about the time
@@ -88,27 +170,100 @@ const SPIN_CHECKS: u32 = 16;
 const YIELD_CHECKS: u32 = 64;
 #[cfg(all(not(loom), not(feature = "std")))]
 const YIELD_CHECKS: u32 = 0;
+/// [`YIELD_CHECKS`] when parties outnumber CPUs (see [`Backoff`]).
+#[cfg(all(not(loom), feature = "std"))]
+const OVERSUBSCRIBED_YIELD_CHECKS: u32 = 16;
+#[cfg(all(not(loom), not(feature = "std")))]
+const OVERSUBSCRIBED_YIELD_CHECKS: u32 = 0;
+
+/// The CPUs this process may run on, asked once (`futex::cpus`, which
+/// allocates nothing) and cached; `usize::MAX` if unknown, which keeps the
+/// policy for machines with room. Without `std` there is no yield to fall
+/// back on, so the count is not asked.
+#[cfg(not(loom))]
+fn cpus() -> usize {
+    #[cfg(feature = "std")]
+    {
+        // Relaxed: every thread that asks computes the same value; the
+        // cache publishes nothing else.
+        let mut cpus = CPUS_ASKED.load(Ordering::Relaxed);
+        if cpus == 0 {
+            cpus = crate::futex::cpus().unwrap_or(usize::MAX);
+            CPUS_ASKED.store(cpus, Ordering::Relaxed);
+        }
+        cpus
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        usize::MAX
+    }
+}
+
+/// `cpus`'s cache. 0: not asked yet; `usize::MAX`: unknown.
+#[cfg(all(not(loom), feature = "std"))]
+static CPUS_ASKED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 impl Backoff {
+    /// The policy for a wait whose partners are unknown (or few).
     #[inline]
     pub(crate) fn new() -> Self {
         Self {
             #[cfg(not(loom))]
             step: core::cell::Cell::new(0),
+            #[cfg(not(loom))]
+            spins: core::cell::Cell::new(SPIN_CHECKS),
+            #[cfg(not(loom))]
+            yields: YIELD_CHECKS,
+            #[cfg(not(loom))]
+            cpus: usize::MAX,
         }
     }
 
-    /// The caller saw progress: restart the current phase's budget. A
-    /// waiter already yielding keeps yielding (when threads outnumber cores,
-    /// the parties it waits for need its CPU to arrive) but does not go back
-    /// to spinning.
+    /// The policy for waiting on the other arrivals of `parties` parties:
+    /// fewer yields when they outnumber the CPUs, and (see
+    /// [`progress`](Self::progress)) no spin while too many are missing.
     #[inline]
-    pub(crate) fn reset(&self) {
+    pub(crate) fn for_parties(parties: usize) -> Self {
         #[cfg(not(loom))]
         {
-            let step = self.step.get();
-            self.step
-                .set(if step < SPIN_CHECKS { 0 } else { SPIN_CHECKS });
+            let cpus = cpus();
+            Self {
+                step: core::cell::Cell::new(0),
+                spins: core::cell::Cell::new(SPIN_CHECKS),
+                yields: if parties > cpus {
+                    OVERSUBSCRIBED_YIELD_CHECKS
+                } else {
+                    YIELD_CHECKS
+                },
+                cpus,
+            }
+        }
+        #[cfg(loom)]
+        {
+            let _ = parties;
+            Self::new()
+        }
+    }
+
+    /// The caller saw progress: `missing` parties have yet to arrive.
+    /// Restarts the current phase's budget. A waiter already yielding keeps
+    /// yielding (when threads outnumber cores, the parties it waits for
+    /// need its CPU to arrive) but does not go back to spinning. Spinning
+    /// is only worth it while every missing party could be running on
+    /// another CPU (`missing < cpus`, Java's `Phaser` rule): otherwise at
+    /// least one of them waits for a CPU, maybe this one.
+    #[inline]
+    pub(crate) fn progress(&self, missing: usize) {
+        #[cfg(not(loom))]
+        {
+            let spinning = self.step.get() < self.spins.get();
+            let spins = if missing < self.cpus { SPIN_CHECKS } else { 0 };
+            self.spins.set(spins);
+            self.step.set(if spinning { 0 } else { spins });
+        }
+        #[cfg(loom)]
+        {
+            let _ = missing;
         }
     }
 
@@ -117,7 +272,7 @@ impl Backoff {
     pub(crate) fn is_spinning(&self) -> bool {
         #[cfg(not(loom))]
         {
-            self.step.get() < SPIN_CHECKS
+            self.step.get() < self.spins.get()
         }
         #[cfg(loom)]
         {
@@ -131,9 +286,10 @@ impl Backoff {
         #[cfg(not(loom))]
         {
             let step = self.step.get();
-            if step < SPIN_CHECKS {
+            let spins = self.spins.get();
+            if step < spins {
                 core::hint::spin_loop();
-            } else if step < SPIN_CHECKS + YIELD_CHECKS {
+            } else if step < spins + self.yields {
                 #[cfg(feature = "std")]
                 {
                     extern crate std;
@@ -286,5 +442,51 @@ pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, cleanup: impl FnOnce()) -> R {
                 std::panic::resume_unwind(payload)
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom), feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversubscription_follows_the_cpu_count() {
+        extern crate std;
+        let cpus = crate::futex::cpus().expect("the OS reports its CPUs");
+        let std_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // std also applies cgroup quotas, which can only lower the count.
+        assert!(cpus >= std_cpus, "affinity {cpus} < std's {std_cpus}");
+        assert_eq!(super::cpus(), cpus);
+        assert_eq!(CPUS_ASKED.load(Ordering::Relaxed), cpus, "cached");
+
+        let roomy = Backoff::for_parties(cpus);
+        assert_eq!(roomy.yields, YIELD_CHECKS);
+        roomy.progress(cpus - 1);
+        assert!(roomy.is_spinning(), "every missing party may be running");
+
+        let crowded = Backoff::for_parties(cpus + 1);
+        assert_eq!(crowded.yields, OVERSUBSCRIBED_YIELD_CHECKS);
+        crowded.progress(cpus);
+        assert!(!crowded.is_spinning(), "a missing party waits for a CPU");
+        // Yields, then parks; an arrival restarts the yields.
+        for _ in 0..OVERSUBSCRIBED_YIELD_CHECKS {
+            assert!(crowded.snooze());
+        }
+        assert!(!crowded.snooze(), "time to park");
+        crowded.progress(cpus);
+        assert!(crowded.snooze(), "an arrival restarts the yield budget");
+        assert!(!crowded.is_spinning());
+
+        // Few enough missing to all be running: spin first, then yield.
+        let nearly = Backoff::for_parties(cpus + 1);
+        nearly.progress(cpus - 1);
+        for _ in 0..SPIN_CHECKS {
+            assert!(nearly.is_spinning());
+            assert!(nearly.snooze());
+        }
+        assert!(!nearly.is_spinning());
+        // A yielding waiter does not go back to spinning.
+        nearly.progress(0);
+        assert!(!nearly.is_spinning());
     }
 }

@@ -180,6 +180,13 @@ impl<'a, W: Word> StateWord<'a, W> {
     /// the deadline passed while parked (the caller re-checks it either way).
     #[inline]
     pub(crate) fn pause(self, s: W, timeout: Option<&Timeout>, backoff: &Backoff) -> bool {
+        if !backoff.is_spinning() {
+            // Spinning is over (or skipped, when too many parties are
+            // missing): fix the deadline before the first yield, which may
+            // last a whole time slice, so that the wait is late by at most
+            // the spin phase. A cached `Cell` read after the first time.
+            let _ = timeout.map(Timeout::deadline);
+        }
         if backoff.snooze() {
             return true;
         }
@@ -217,9 +224,11 @@ impl<'a, W: Word> StateWord<'a, W> {
 /// Most timed waits end while still spinning (a two-thread round takes
 /// ~60-100 ns); reading the clock up front would cost each of them a clock
 /// read, about as much again as the round. So the deadline is computed the
-/// first time the waiter looks at it: once spinning is over, or when it
-/// parks. The wait then ends at least `timeout` after the call (never early),
-/// late by at most the spin phase (16 `spin_loop` hints).
+/// first time the waiter looks at it: once spinning is over (at the latest
+/// before its first yield, in `StateWord::pause`), or when it parks. The
+/// wait then ends at least `timeout` after the call (never early), late by
+/// at most the spin phase (16 `spin_loop` hints, none when too many parties
+/// are missing: `sync::Backoff`).
 pub(crate) struct Timeout(Cell<Limit>);
 
 #[derive(Clone, Copy)]

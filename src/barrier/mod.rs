@@ -754,7 +754,7 @@ impl<A: BarrierAction> Barrier<A> {
     /// A non-leader's wait for generation `gen` to end.
     fn await_release(&self, gen: Word, timeout: &Timeout) -> Result<(), BarrierError> {
         let parties = self.parties();
-        let backoff = Backoff::new();
+        let backoff = Backoff::for_parties(parties);
         let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the release (or break) CAS that ended `gen`.
@@ -776,9 +776,9 @@ impl<A: BarrierAction> Barrier<A> {
                 }
             }
             if count(s) != seen {
-                // Progress: more parties arrived. Spin a while longer.
+                // Progress: more parties arrived. Spin (or yield) a while longer.
                 seen = count(s);
-                backoff.reset();
+                backoff.progress(parties - seen);
             }
             // Once the generation is full it can only be released: wait untimed.
             self.pause(s, if full { None } else { Some(timeout) }, &backoff);

@@ -268,6 +268,14 @@ mod imp;
 #[allow(unsafe_code)]
 mod registered_clock;
 
+#[cfg(all(
+    not(loom),
+    feature = "std",
+    any(target_os = "linux", target_os = "android")
+))]
+#[allow(unsafe_code)]
+mod cpus;
+
 // The no-OS and std-fallback backends are also compiled on hosts with a
 // native backend, for their own unit tests, so that the code bare-metal and
 // futex-less users run is tested here too. (Under `rallypoint_force_spin`
@@ -337,6 +345,27 @@ mod spin;
 #[inline]
 pub fn set_clock(now: fn() -> Duration) {
     registered_clock::set(now);
+}
+
+/// How many CPUs this process may run on, if the OS says so without
+/// allocating (`None`: unknown). Asked once per process by `sync::Backoff`,
+/// and only with `std` (without it a waiter cannot yield, so the count
+/// would change nothing).
+#[cfg(all(not(loom), feature = "std"))]
+pub(crate) fn cpus() -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        cpus::cpus()
+    }
+    // Elsewhere std's answer allocates nothing (`sysconf`, `GetSystemInfo`,
+    // `cpuset_getaffinity`); only its Linux cgroup reading does.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        extern crate std;
+        std::thread::available_parallelism()
+            .ok()
+            .map(core::num::NonZeroUsize::get)
+    }
 }
 
 /// Sleeps while `*word == expected`, until woken or `deadline` passes.

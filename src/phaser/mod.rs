@@ -856,7 +856,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// `wait`/`wait_timeout`: wait for `token`'s phase to end; a timeout
     /// changes nothing.
     fn await_token(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
-        let backoff = Backoff::new();
+        let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the advance (or break, or reset) CAS that
@@ -871,7 +871,7 @@ impl<A: BarrierAction> Phaser<A> {
             if arrived(s) != seen {
                 // Progress, as in `await_phase`: keep yielding, not parking.
                 seen = arrived(s);
-                backoff.reset();
+                backoff.progress(parties(s).saturating_sub(seen));
             }
             self.pause(s, Some(timeout), &backoff);
         }
@@ -880,7 +880,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// A non-completing `arrive_and_wait(_timeout)`: wait for the phase to
     /// end; a timeout breaks it, unless it is already complete.
     fn await_phase(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
-        let backoff = Backoff::new();
+        let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
         loop {
             // Acquire: pairs with the CAS that ended the phase.
@@ -907,9 +907,9 @@ impl<A: BarrierAction> Phaser<A> {
                 }
             }
             if arrived(s) != seen {
-                // Progress: more parties arrived. Spin a while longer.
+                // Progress: more parties arrived. Spin (or yield) a while longer.
                 seen = arrived(s);
-                backoff.reset();
+                backoff.progress(parties(s).saturating_sub(seen));
             }
             // Once the phase is complete it can only advance: wait untimed.
             self.pause(s, if complete { None } else { Some(timeout) }, &backoff);

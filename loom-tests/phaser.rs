@@ -284,9 +284,7 @@ fn a_timeout_break_wakes_a_parked_untimed_waiter() {
 
 #[test]
 fn reset_racing_abort_and_arrival_never_corrupts() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
-    builder.check(|| {
+    loom::model(|| {
         let phaser = Arc::new(Phaser::new(2));
         let p = Arc::clone(&phaser);
         let resetter = thread::spawn(move || p.reset());

@@ -1,5 +1,5 @@
 //! Loom models of the Timer protocols: cancel racing the fire (and what a
-//! `run()` returning `false` sees), cancel racing a second `run`, `wait` racing the fire, a panicking function.
+//! `run()` returning `false` sees), cancel racing a second `run`, `wait` and `wait_timeout` racing the fire, a panicking function.
 #![cfg(loom)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
@@ -190,6 +190,37 @@ fn wait_racing_the_fire_sees_the_functions_effects() {
         assert_eq!(timer.state(), TimerState::Fired);
         assert!(runner.join().unwrap());
     });
+}
+
+/// The timed return path: a `wait_timeout` that returns `true` sees the
+/// function's effects. Under loom every finite deadline has passed at each
+/// check, so the wait races the fire at every step; both outcomes must
+/// occur across the executions.
+#[test]
+fn wait_timeout_returning_true_sees_the_functions_effects() {
+    static OUTCOMES: [std::sync::atomic::AtomicUsize; 2] = [
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    ];
+    loom::model(|| {
+        let (timer, count) = counting_timer(Duration::ZERO);
+        let t = Arc::clone(&timer);
+        let runner = thread::spawn(move || t.run());
+        let finished = timer.wait_timeout(Duration::from_secs(1));
+        if finished {
+            // Relaxed: only the timer's Release/Acquire can make this visible.
+            assert_eq!(count.load(Ordering::Relaxed), 1);
+        }
+        OUTCOMES[usize::from(finished)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(runner.join().unwrap());
+    });
+    let [timed_out, finished] = OUTCOMES
+        .each_ref()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(
+        timed_out > 0 && finished > 0,
+        "timed out {timed_out}, finished {finished}: both must occur"
+    );
 }
 
 #[test]

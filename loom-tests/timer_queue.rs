@@ -272,6 +272,48 @@ fn a_second_driver_returns_at_once() {
     });
 }
 
+/// The timed return path: a `wait_timeout` that returns `true` sees the
+/// function's effects (the driver's run races the wait at every step: under
+/// loom a finite deadline has always passed); both outcomes must occur.
+#[test]
+fn a_timed_wait_returning_true_sees_the_functions_effects() {
+    static OUTCOMES: [std::sync::atomic::AtomicUsize; 2] = [
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    ];
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = TimerQueue::new();
+        let (count, mut f) = counter();
+        let timer = queue.schedule(Duration::ZERO, move || f());
+        let t = timer.clone();
+        // The waiter is the spawned thread: loom does not run a new thread
+        // before its spawner's next step, and the driver has many steps.
+        let waiter = thread::spawn(move || {
+            let finished = t.wait_timeout(Duration::from_secs(1));
+            // Relaxed: only the state word's Release/Acquire orders it.
+            (finished, count.load(Ordering::Relaxed))
+        });
+        queue.fire_due();
+        let (finished, runs) = waiter.join().unwrap();
+        if finished {
+            assert_eq!(
+                runs, 1,
+                "a timed wait returned true without the function's effects"
+            );
+        }
+        OUTCOMES[usize::from(finished)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(timer.state(), TimerState::Fired);
+    });
+    let [timed_out, finished] = OUTCOMES
+        .each_ref()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(
+        timed_out > 0 && finished > 0,
+        "timed out {timed_out}, finished {finished}: both must occur"
+    );
+}
+
 #[test]
 fn dropping_the_queue_waits_for_an_inflight_cancel() {
     loom::model(|| {

@@ -224,6 +224,8 @@ pub(super) struct Shared {
     seq: AtomicU32,
     /// The wheel and the driver's lists.
     driver: wheel::Driver,
+    /// Under loom, checks that the queue outlives every canceller's use.
+    lifetime: raw::Lifetime,
 }
 
 impl Shared {
@@ -235,6 +237,7 @@ impl Shared {
             sleep_until: SleepUntil::new(),
             seq: AtomicU32::new(0),
             driver: wheel::Driver::new(),
+            lifetime: raw::Lifetime::new(),
         }
     }
 

@@ -115,6 +115,43 @@ impl<T: Copy> DriverCell<T> {
     }
 }
 
+/// A loom-only witness of the queue's lifetime: each canceller records a
+/// read just before it clears `INFLIGHT`, and freeing the queue records a
+/// write, so a model fails if a free does not happen-after every canceller's
+/// last use (loom tracks cells, not frees). Empty outside loom.
+pub(super) struct Lifetime {
+    #[cfg(loom)]
+    cell: loom::cell::UnsafeCell<()>,
+}
+
+// SAFETY: loom's cell checks every access itself; nothing is read or written through it (SAFETY.md, "TimerQueue: memory reclamation").
+#[cfg(loom)]
+unsafe impl Sync for Lifetime {}
+
+impl Lifetime {
+    pub(super) fn new() -> Self {
+        Self {
+            #[cfg(loom)]
+            cell: loom::cell::UnsafeCell::new(()),
+        }
+    }
+
+    /// A canceller's last use of the queue (before it clears `INFLIGHT`).
+    #[inline]
+    pub(super) fn last_use(&self) {
+        #[cfg(loom)]
+        self.cell.with(|_| ());
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        // The queue's free: a write, which loom checks against every read.
+        self.cell.with_mut(|_| ());
+    }
+}
+
 /// The body's cell: loom's `UnsafeCell` under loom, so a model fails on any
 /// concurrent access.
 struct BodyCell<B>(
@@ -641,6 +678,7 @@ impl Drop for Cancel<'_> {
             futex::wake_all(state);
         }
         let to = CANCELLED | (self.from & LINKED);
+        self.queue().lifetime.last_use();
         // Nobody else writes a CANCELLED word; check that in debug builds.
         #[cfg(debug_assertions)]
         {

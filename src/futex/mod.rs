@@ -63,8 +63,9 @@ use core::time::Duration;
 // and Emscripten take `fallback.rs`, whose `std::sync::Condvar` parks with
 // the same `memory.atomic.wait32` underneath.
 //
-// The long `any(...)` lists are spelled out in full below because `cfg`
-// has no aliases (a build script could add them, at a build-time cost).
+// `build.rs` applies this table once and sets `rallypoint_backend` to the
+// chosen file's name (loom builds ignore it), so each backend below needs
+// one `cfg` and the list of OSes with a native futex exists in one place.
 
 #[cfg(loom)]
 #[path = "loom.rs"]
@@ -72,193 +73,81 @@ mod imp;
 
 #[cfg(all(
     not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
     any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-        all(target_os = "emscripten", target_feature = "atomics"),
-        target_vendor = "apple"
+        rallypoint_backend = "linux",
+        rallypoint_backend = "freebsd",
+        rallypoint_backend = "apple",
+        rallypoint_backend = "openbsd",
+        rallypoint_backend = "netbsd",
+        rallypoint_backend = "dragonfly",
+        rallypoint_backend = "emscripten"
     )
 ))]
 #[allow(unsafe_code)]
 mod unix;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    any(target_os = "linux", target_os = "android")
-))]
+#[cfg(all(not(loom), rallypoint_backend = "linux"))]
 #[allow(unsafe_code)]
 #[path = "linux.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "freebsd"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "freebsd"))]
 #[allow(unsafe_code)]
 #[path = "freebsd.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    windows
-))]
+#[cfg(all(not(loom), rallypoint_backend = "windows"))]
 #[allow(unsafe_code)]
 #[path = "windows.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_vendor = "apple"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "apple"))]
 #[allow(unsafe_code)]
 #[path = "apple.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "openbsd"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "openbsd"))]
 #[allow(unsafe_code)]
 #[path = "openbsd.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "netbsd"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "netbsd"))]
 #[allow(unsafe_code)]
 #[path = "netbsd.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "dragonfly"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "dragonfly"))]
 #[allow(unsafe_code)]
 #[path = "dragonfly.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "fuchsia"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "fuchsia"))]
 #[allow(unsafe_code)]
 #[path = "fuchsia.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_os = "emscripten",
-    target_feature = "atomics"
-))]
+#[cfg(all(not(loom), rallypoint_backend = "emscripten"))]
 #[allow(unsafe_code)]
 #[path = "emscripten.rs"]
 mod imp;
 
-#[cfg(all(
-    not(loom),
-    not(all(rallypoint_force_fallback, feature = "std")),
-    not(rallypoint_force_spin),
-    target_arch = "wasm32",
-    target_feature = "atomics",
-    not(target_os = "emscripten")
-))]
+#[cfg(all(not(loom), rallypoint_backend = "wasm"))]
 #[allow(unsafe_code)]
 #[path = "wasm.rs"]
 mod imp;
 
 // An OS without a futex-like call (illumos, Solaris, AIX, Haiku, Hurd, QNX,
 // VxWorks, Redox, ..., and the wasm targets above without `atomics`), with
-// `std`: park on a table of std Mutex + Condvar buckets.
-#[cfg(all(
-    not(loom),
-    not(rallypoint_force_spin),
-    feature = "std",
-    any(
-        rallypoint_force_fallback,
-        not(any(
-            target_os = "linux",
-            target_os = "android",
-            target_os = "freebsd",
-            windows,
-            target_vendor = "apple",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly",
-            target_os = "fuchsia",
-            all(target_os = "emscripten", target_feature = "atomics"),
-            all(
-                target_arch = "wasm32",
-                target_feature = "atomics",
-                not(target_os = "emscripten")
-            ),
-            // No OS: std exists there only as stubs (no clock, no threads).
-            target_os = "none",
-            all(target_family = "wasm", target_os = "unknown"),
-        ))
-    )
-))]
+// `std`: park on a table of std Mutex + Condvar buckets. Also on any host
+// with `cfg(rallypoint_force_fallback)` (test-only).
+#[cfg(all(not(loom), rallypoint_backend = "fallback"))]
 #[path = "fallback.rs"]
 mod imp;
 
 // No OS, or no `std` on an OS without a futex: spin. Also on any host with
 // `cfg(rallypoint_force_spin)` (test-only: runs the no-OS backend natively,
 // with the clock the tests register; it wins over the forced fallback).
-#[cfg(all(
-    not(loom),
-    any(
-        rallypoint_force_spin,
-        all(
-            not(all(rallypoint_force_fallback, feature = "std")),
-            not(any(
-                target_os = "linux",
-                target_os = "android",
-                target_os = "freebsd",
-                windows,
-                target_vendor = "apple",
-                target_os = "openbsd",
-                target_os = "netbsd",
-                target_os = "dragonfly",
-                target_os = "fuchsia",
-                all(target_os = "emscripten", target_feature = "atomics"),
-                all(
-                    target_arch = "wasm32",
-                    target_feature = "atomics",
-                    not(target_os = "emscripten")
-                ),
-            )),
-            any(
-                not(feature = "std"),
-                target_os = "none",
-                all(target_family = "wasm", target_os = "unknown"),
-            )
-        )
-    )
-))]
+#[cfg(all(not(loom), rallypoint_backend = "spin"))]
 #[path = "spin.rs"]
 mod imp;
 

@@ -71,6 +71,31 @@ use core::time::Duration;
 #[path = "loom.rs"]
 mod imp;
 
+// A build that skips `build.rs` (some non-cargo build systems) gets this
+// message instead of "cannot find module `imp`".
+#[cfg(all(
+    not(loom),
+    not(any(
+        rallypoint_backend = "linux",
+        rallypoint_backend = "freebsd",
+        rallypoint_backend = "windows",
+        rallypoint_backend = "apple",
+        rallypoint_backend = "openbsd",
+        rallypoint_backend = "netbsd",
+        rallypoint_backend = "dragonfly",
+        rallypoint_backend = "fuchsia",
+        rallypoint_backend = "emscripten",
+        rallypoint_backend = "wasm",
+        rallypoint_backend = "fallback",
+        rallypoint_backend = "spin"
+    ))
+))]
+compile_error!(
+    "rallypoint: no `rallypoint_backend` cfg: the crate's build script (build.rs) must run; \
+     it selects the wait layer for the target (or pass `--cfg rallypoint_backend=\"...\"` \
+     with a name from the table in src/futex/mod.rs)"
+);
+
 #[cfg(all(
     not(loom),
     any(

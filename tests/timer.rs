@@ -361,6 +361,42 @@ fn a_control_still_cancels_after_the_handle_is_dropped() {
     assert_eq!(control.state(), TimerState::Cancelled);
 }
 
+/// `TimerControl` and `TimerHandle` report a pending timer as pending (not
+/// finished, `wait_timeout` false and never early) and a cancelled one as
+/// finished: each method, not only `wait` and `state`.
+#[cfg(feature = "std")]
+#[test]
+fn control_and_handle_tell_pending_from_finished() {
+    let _dog = common::watchdog();
+    let hour = Duration::from_secs(3_600);
+    let short = Duration::from_millis(20);
+    let handle = Timer::new(hour, || panic!("must not fire")).start();
+    let control = Timer::new(hour, || panic!("must not fire")).start_with(|body| {
+        thread::spawn(body);
+    });
+    assert_eq!((handle.interval(), control.interval()), (hour, hour));
+    assert!(!handle.is_finished() && !control.is_finished());
+    let started = Instant::now();
+    assert!(
+        !handle.wait_timeout(short),
+        "a pending timer is not finished"
+    );
+    assert!(started.elapsed() >= short, "wait_timeout returned early");
+    let started = Instant::now();
+    assert!(
+        !control.wait_timeout(short),
+        "a pending timer is not finished"
+    );
+    assert!(started.elapsed() >= short, "wait_timeout returned early");
+    assert!(!handle.is_finished() && !control.is_finished());
+    assert!(handle.cancel() && control.cancel());
+    assert!(handle.is_finished() && control.is_finished());
+    assert!(handle.wait_timeout(Duration::ZERO) && control.wait_timeout(Duration::ZERO));
+    assert_eq!(handle.state(), TimerState::Cancelled);
+    assert_eq!(control.state(), TimerState::Cancelled);
+    handle.join().unwrap();
+}
+
 #[cfg(feature = "alloc")]
 #[test]
 fn start_with_a_hand_written_spawner() {

@@ -369,3 +369,42 @@ fn reset_after_a_break_keeps_stragglers_safe() {
         assert_eq!(barrier.n_waiting(), 0);
     });
 }
+
+/// Regression (narrow layout, `--cfg rallypoint_tiny_gen`): a waiter
+/// registers for the generation it saw before its arrival CAS (`lag.rs`'s
+/// ticket); if the others complete that generation first, its arrival in
+/// the next one must be refused and registered again in that half.
+/// Otherwise (an arrival admitted on a stale ticket) the leader that moves
+/// `gen` into the stale half waits for that waiter to leave, while the
+/// waiter waits for that very leader's release: a deadlock loom reports.
+/// This thread's waits are timed so that no pairing of the four arrivals
+/// can leave a wait alone forever in correct code.
+///
+/// The one model whose preemption bound is capped, at 2 (SAFETY.md §6):
+/// at 3 it explores for about 4 minutes, more than CI's budget for it; the
+/// schedule it exists for needs 2 (with `admits` always true, loom reports
+/// the deadlock at bound 2 within seconds).
+#[cfg(rallypoint_tiny_gen)]
+#[test]
+fn an_arrival_after_its_generation_moved_on_registers_again() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
+    builder.check(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let slow = {
+            let b = Arc::clone(&barrier);
+            spawn(move || b.wait())
+        };
+        let other = {
+            let b = Arc::clone(&barrier);
+            spawn(move || b.wait())
+        };
+        let first = barrier.wait_timeout(Duration::from_secs(1));
+        let second = barrier.wait_timeout(Duration::from_secs(1));
+        let (slow, other) = (slow.join().unwrap(), other.join().unwrap());
+        // Every pairing ends, and a barrier nobody broke passed everyone.
+        if !barrier.is_broken() {
+            assert!(first.is_ok() && second.is_ok() && slow.is_ok() && other.is_ok());
+        }
+    });
+}

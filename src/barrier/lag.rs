@@ -179,6 +179,30 @@ mod narrow {
             self.leave();
         }
     }
+
+    #[cfg(all(test, not(loom)))]
+    mod tests {
+        use super::*;
+
+        /// A half is clear only once every registration in it has left,
+        /// however many there are, and the other half is unaffected.
+        #[test]
+        fn a_half_clears_after_its_last_registration_leaves() {
+            let lag = Lag::new();
+            for n in 1..=3 {
+                for _ in 0..n {
+                    lag.enter(1);
+                }
+                for left in 1..=n {
+                    assert!(lag.is_clear(0), "the other half stays clear");
+                    assert!(!lag.is_clear(1), "{left} of {n} left: not clear yet");
+                    lag.leave(1);
+                }
+                assert!(lag.is_clear(1), "all {n} left");
+                lag.wait_clear(1); // returns at once on a clear half
+            }
+        }
+    }
 }
 
 #[cfg(not(any(rallypoint_narrow_state, not(target_has_atomic = "64"))))]

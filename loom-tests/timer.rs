@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::silence_expected_panic;
+use support::{silence_expected_panic, BothOutcomes};
 
 fn counting_timer(
     interval: Duration,
@@ -198,10 +198,7 @@ fn wait_racing_the_fire_sees_the_functions_effects() {
 /// occur across the executions.
 #[test]
 fn wait_timeout_returning_true_sees_the_functions_effects() {
-    static OUTCOMES: [std::sync::atomic::AtomicUsize; 2] = [
-        std::sync::atomic::AtomicUsize::new(0),
-        std::sync::atomic::AtomicUsize::new(0),
-    ];
+    static OUTCOMES: BothOutcomes = BothOutcomes::new();
     loom::model(|| {
         let (timer, count) = counting_timer(Duration::ZERO);
         let t = Arc::clone(&timer);
@@ -211,16 +208,10 @@ fn wait_timeout_returning_true_sees_the_functions_effects() {
             // Relaxed: only the timer's Release/Acquire can make this visible.
             assert_eq!(count.load(Ordering::Relaxed), 1);
         }
-        OUTCOMES[usize::from(finished)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OUTCOMES.record(finished);
         assert!(runner.join().unwrap());
     });
-    let [timed_out, finished] = OUTCOMES
-        .each_ref()
-        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
-    assert!(
-        timed_out > 0 && finished > 0,
-        "timed out {timed_out}, finished {finished}: both must occur"
-    );
+    OUTCOMES.assert_both("timed out", "finished");
 }
 
 #[test]

@@ -21,6 +21,10 @@ use loom::thread;
 use rallypoint::{loom_clock, ScheduledTimer, TimerQueue, TimerState};
 use std::time::Duration;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::BothOutcomes;
+
 /// A function that counts its runs (and holds a loom `Arc`, so a function
 /// that is never dropped is reported as a leak).
 fn counter() -> (Arc<AtomicUsize>, impl FnMut() + Send + 'static) {
@@ -52,10 +56,10 @@ fn schedule_racing_cancel_racing_fire() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
-        let (count, mut f) = counter();
+        let (count, f) = counter();
         let q = Arc::clone(&queue);
         let scheduler = thread::spawn(move || {
-            let timer = q.schedule(Duration::ZERO, move || f());
+            let timer = q.schedule(Duration::ZERO, f);
             let cancelled = timer.cancel();
             (timer, cancelled)
         });
@@ -78,8 +82,8 @@ fn cancel_of_a_filed_timer_racing_the_driver() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
-        let (count, mut f) = counter();
-        let timer = queue.schedule(Duration::from_nanos(10), move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::from_nanos(10), f);
         queue.fire_due(); // files it in the wheel
         loom_clock::set(Duration::from_nanos(10)); // now due
         let t = timer.clone();
@@ -102,8 +106,8 @@ fn cancel_of_a_repeating_timer_racing_a_run() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
-        let (count, mut f) = counter();
-        let timer = queue.schedule_repeating(Duration::from_nanos(10), move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule_repeating(Duration::from_nanos(10), f);
         queue.fire_due(); // files it
         loom_clock::set(Duration::from_nanos(10)); // the first run is due
         let t = timer.clone();
@@ -137,8 +141,8 @@ fn stopping_a_repeating_timer_publishes_the_cancellers_writes() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
-        let (_count, mut f) = counter();
-        let timer = queue.schedule_repeating(Duration::from_nanos(10), move || f());
+        let (_count, f) = counter();
+        let timer = queue.schedule_repeating(Duration::from_nanos(10), f);
         queue.fire_due(); // files it
         loom_clock::set(Duration::from_nanos(10)); // the first run is due
         let data = Arc::new(AtomicUsize::new(0));
@@ -174,8 +178,8 @@ fn park_racing_an_earlier_schedule_never_loses_the_wake() {
         let q = Arc::clone(&queue);
         // Nothing due: the driver parks untimed.
         let driver = thread::spawn(move || q.run());
-        let (count, mut f) = counter();
-        let timer = queue.schedule(Duration::ZERO, move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::ZERO, f);
         timer.wait(); // only the driver, woken, can finish it
         assert_eq!(count.load(Ordering::Relaxed), 1);
         queue.shutdown();
@@ -197,8 +201,8 @@ fn a_driver_parked_again_is_woken_again() {
         let q = Arc::clone(&queue);
         let driver = thread::spawn(move || q.run());
         for _ in 0..2 {
-            let (count, mut f) = counter();
-            let timer = queue.schedule(Duration::ZERO, move || f());
+            let (count, f) = counter();
+            let timer = queue.schedule(Duration::ZERO, f);
             timer.wait(); // only the driver, woken, can finish it
             assert_eq!(count.load(Ordering::Relaxed), 1);
         }
@@ -234,8 +238,8 @@ fn shutdown_racing_schedule() {
         let driver = thread::spawn(move || q.run());
         let q = Arc::clone(&queue);
         let scheduler = thread::spawn(move || {
-            let (count, mut f) = counter();
-            let timer = q.schedule(Duration::MAX, move || f());
+            let (count, f) = counter();
+            let timer = q.schedule(Duration::MAX, f);
             timer.wait(); // the shutdown must reach it, wherever it is
             assert_eq!(timer.state(), TimerState::Cancelled);
             assert_eq!(count.load(Ordering::Relaxed), 0);
@@ -255,8 +259,8 @@ fn a_second_driver_returns_at_once() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
-        let (count, mut f) = counter();
-        let timer = queue.schedule(Duration::ZERO, move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::ZERO, f);
         let drivers: Vec<_> = (0..2)
             .map(|_| {
                 let q = Arc::clone(&queue);
@@ -277,15 +281,12 @@ fn a_second_driver_returns_at_once() {
 /// loom a finite deadline has always passed); both outcomes must occur.
 #[test]
 fn a_timed_wait_returning_true_sees_the_functions_effects() {
-    static OUTCOMES: [std::sync::atomic::AtomicUsize; 2] = [
-        std::sync::atomic::AtomicUsize::new(0),
-        std::sync::atomic::AtomicUsize::new(0),
-    ];
+    static OUTCOMES: BothOutcomes = BothOutcomes::new();
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = TimerQueue::new();
-        let (count, mut f) = counter();
-        let timer = queue.schedule(Duration::ZERO, move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::ZERO, f);
         let t = timer.clone();
         // The waiter is the spawned thread: loom does not run a new thread
         // before its spawner's next step, and the driver has many steps.
@@ -302,16 +303,10 @@ fn a_timed_wait_returning_true_sees_the_functions_effects() {
                 "a timed wait returned true without the function's effects"
             );
         }
-        OUTCOMES[usize::from(finished)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OUTCOMES.record(finished);
         assert_eq!(timer.state(), TimerState::Fired);
     });
-    let [timed_out, finished] = OUTCOMES
-        .each_ref()
-        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
-    assert!(
-        timed_out > 0 && finished > 0,
-        "timed out {timed_out}, finished {finished}: both must occur"
-    );
+    OUTCOMES.assert_both("timed out", "finished");
 }
 
 #[test]
@@ -319,8 +314,8 @@ fn dropping_the_queue_waits_for_an_inflight_cancel() {
     loom::model(|| {
         loom_clock::set(Duration::ZERO);
         let queue = TimerQueue::new();
-        let (count, mut f) = counter();
-        let timer = queue.schedule(Duration::from_nanos(10), move || f());
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::from_nanos(10), f);
         queue.fire_due(); // files it: a cancel sends a message
         let t = timer.clone();
         let canceller = thread::spawn(move || t.cancel());

@@ -124,8 +124,8 @@ pub(super) struct Lifetime {
     cell: loom::cell::UnsafeCell<()>,
 }
 
-// SAFETY: loom's cell checks every access itself; nothing is read or written through it (SAFETY.md, "TimerQueue: memory reclamation").
 #[cfg(loom)]
+// SAFETY: loom's cell checks every access itself; nothing is read or written through it (SAFETY.md, "TimerQueue: memory reclamation").
 unsafe impl Sync for Lifetime {}
 
 impl Lifetime {

@@ -160,18 +160,6 @@ mod stalled_waiter {
         }
     }
 
-    /// CPU time used by this process so far.
-    fn process_cpu() -> Duration {
-        let mut t = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `t` is a valid, writable timespec for the call.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-        assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    }
-
     /// 2^19 generations: one full lap of the narrow layout's `gen`.
     const LAP: u64 = 1 << 19;
 
@@ -280,9 +268,9 @@ mod stalled_waiter {
                 // Stopped: the leader waits for the held straggler, the
                 // other runner for the release. Both must park, not spin
                 // (the held thread naps in 1 ms steps).
-                let before = process_cpu();
+                let before = common::cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID);
                 thread::sleep(Duration::from_secs(1));
-                let used = process_cpu() - before;
+                let used = common::cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - before;
                 assert!(
                     used < Duration::from_millis(400),
                     "while the lap waited for the held waiter the process used \

@@ -584,28 +584,19 @@ fn earlier_timer_wakes_a_sleeping_driver() {
 /// clock, read by two timer functions (they run on the driver) 500 ms apart.
 #[cfg(all(unix, not(miri)))]
 #[test]
-#[allow(unsafe_code)] // clock_gettime: test measurement only.
 fn a_driver_waiting_for_a_deadline_sleeps_instead_of_spinning() {
     let _dog = common::watchdog();
-    fn thread_cpu_time() -> Duration {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: (test) `ts` is a valid out-pointer for the call.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    }
     let queue = TimerQueue::new();
     let (tx, rx) = std::sync::mpsc::channel();
     driven(&queue, || {
         let (tx1, tx2) = (tx.clone(), tx.clone());
         let first = queue.schedule(Duration::ZERO, move || {
-            tx1.send(thread_cpu_time()).unwrap();
+            tx1.send(common::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID))
+                .unwrap();
         });
         let second = queue.schedule(Duration::from_millis(500), move || {
-            tx2.send(thread_cpu_time()).unwrap();
+            tx2.send(common::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID))
+                .unwrap();
         });
         assert!(second.wait_timeout(Duration::from_secs(30)), "fired");
         assert!(first.is_finished());

@@ -212,3 +212,19 @@ pub(crate) fn race_cancel_at(interval: Duration, aim: i64, what: &str) -> bool {
     }
     fired
 }
+
+/// CPU time used so far, by the process or the calling thread
+/// (`libc::CLOCK_PROCESS_CPUTIME_ID` / `CLOCK_THREAD_CPUTIME_ID`): the tests
+/// that check a waiter parks instead of spinning measure with it.
+#[cfg(all(unix, not(miri)))]
+#[allow(unsafe_code)] // clock_gettime: test measurement only.
+pub(crate) fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: (test) `t` is a valid, writable timespec for the call.
+    let rc = unsafe { libc::clock_gettime(clock, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime({clock})");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}

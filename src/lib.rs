@@ -44,6 +44,6 @@ pub use timer::TimerHandle;
 pub use timer::{Timer, TimerState};
 #[cfg(all(feature = "alloc", loom))]
 #[doc(hidden)]
-pub use timer_queue::loom_clock;
+pub use timer_queue::{loom_clock, loom_stall};
 #[cfg(feature = "alloc")]
 pub use timer_queue::{ScheduledTimer, TimerQueue};

@@ -39,7 +39,9 @@
 //! clearing of `INFLIGHT` is `Release` and the driver's check `Acquire`
 //! (the canceller is done with the queue before it is freed).
 
-#[allow(unsafe_code)] // The queue's one unsafe module (SAFETY.md, "TimerQueue").
+#[allow(unsafe_code)] // The waker cell (SAFETY.md, "TimerQueue: the driver waker").
+mod driver_waker;
+#[allow(unsafe_code)] // The queue's nodes and lists (SAFETY.md, "TimerQueue").
 mod raw;
 mod wheel;
 
@@ -57,15 +59,24 @@ use core::time::Duration;
 /// Due "never" (`Duration::MAX`, or beyond ~584 years of uptime).
 const NEVER: u64 = u64::MAX;
 
-/// A cancel wakes a sleeping driver once per this many cancel messages, so
-/// that cancelled timers' memory comes back without a syscall per cancel
-/// (each holds at most a node: the canceller drops the closure at once).
+/// A cancel wakes a parked driver once the nodes cancelled since its last
+/// take add up to this many bytes, so that cancelled timers' memory comes
+/// back without a syscall per cancel, and without waiting for a due time.
+/// A node keeps its closure's size (the closure lives inline; the canceller
+/// drops its captures at once), so one large closure wakes the driver by
+/// itself.
 #[cfg(not(loom))]
-pub(crate) const RECLAIM_BATCH: u32 = 64;
-/// Under loom every cancel message to a parked driver wakes it, so that the
+pub(crate) const RECLAIM_BYTES: usize = 4096;
+/// Under loom every cancel seen by a parked driver wakes it, so that the
 /// models explore that wake.
 #[cfg(loom)]
-pub(crate) const RECLAIM_BATCH: u32 = 1;
+pub(crate) const RECLAIM_BYTES: usize = 1;
+
+/// Bit 0 of the driver's futex word `seq`: a wake of the driver's current
+/// park has completed (SAFETY.md, "TimerQueue: no lost wake-up").
+const COVERED: u32 = 1;
+/// Every park and every wake moves `seq` on by this (bit 0 is `COVERED`).
+const STEP: u32 = 2;
 
 /// A run or miss counter: 64 bits where the target has 64-bit atomics.
 #[cfg(target_has_atomic = "64")]
@@ -150,6 +161,27 @@ pub mod loom_clock {
     }
 }
 
+/// Under loom, a model can make one thread's driver wakes stall for good
+/// right after the `seq` bump (a preempted waker that never runs again):
+/// the queue must still wake the driver through any other waker. Not part
+/// of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_stall {
+    loom::thread_local! {
+        static STALLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    }
+
+    /// Makes the calling model thread's later driver wakes stall.
+    pub fn stall_my_wakes() {
+        STALLED.with(|c| c.set(true));
+    }
+
+    pub(super) fn stalled() -> bool {
+        STALLED.with(core::cell::Cell::get)
+    }
+}
+
 /// A repeating timer's next due time after a run that was due at `due`
 /// ended at `now`, and how many periods it skips: fixed rate, the phase
 /// kept (`due + k * period`), never a burst.
@@ -170,9 +202,9 @@ fn next_due(due: u64, period: u64, now: u64) -> (u64, u64) {
     (next, late)
 }
 
-/// The instant the parked driver sleeps until: pushers of an earlier timer
-/// lower it and wake the driver. Without 64-bit atomics every push that
-/// sees the driver parked wakes it.
+/// The instant the parked driver sleeps until, written by the driver alone
+/// before it parks: a push of an earlier timer wakes it. Without 64-bit
+/// atomics every push that sees the driver parked wakes it.
 #[cfg(target_has_atomic = "64")]
 struct SleepUntil(crate::sync::AtomicU64);
 
@@ -185,12 +217,11 @@ impl SleepUntil {
         // Relaxed: published by the park CAS (Release).
         self.0.store(until, Ordering::Relaxed);
     }
-    /// Lowers it to `due`; whether this call did (and must wake).
-    fn lower_to(&self, due: u64) -> bool {
-        // Relaxed: the push CAS (Acquire) ordered the driver's `set`
-        // before this; the wake that follows is a futex bump, ordered by
-        // itself.
-        due < self.0.load(Ordering::Relaxed) && self.0.fetch_min(due, Ordering::Relaxed) > due
+    /// Whether a timer due at `due` is earlier than the driver's sleep.
+    fn is_after(&self, due: u64) -> bool {
+        // Relaxed: the push CAS (Acquire) that read PARKED ordered the
+        // driver's `set` before this.
+        due < self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -203,8 +234,94 @@ impl SleepUntil {
         Self
     }
     fn set(&self, _: u64) {}
-    fn lower_to(&self, _: u64) -> bool {
+    fn is_after(&self, _: u64) -> bool {
         true
+    }
+}
+
+/// A panic payload caught on a driver path (uninhabited without `std`,
+/// where nothing is caught and a panic unwinds instead).
+#[cfg(feature = "std")]
+type Panic = raw::Payload;
+#[cfg(not(feature = "std"))]
+type Panic = core::convert::Infallible;
+
+/// Runs code that may run user code (a closure's destructor, a panic
+/// payload's): with `std` a panic is caught and returned; without `std` it
+/// unwinds, and the callers are unwind-safe.
+#[inline]
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
+    #[cfg(feature = "std")]
+    {
+        extern crate std;
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Ok(f())
+    }
+}
+
+/// Drops a caught payload on a path that must go on (its destructor is
+/// user code too: a panic there is caught and the second payload leaked).
+fn discard_panic(p: Option<Panic>) {
+    if let Some(p) = p {
+        if let Err(again) = catch(move || drop(p)) {
+            core::mem::forget(again);
+        }
+    }
+}
+
+/// Keeps the first of several caught panics.
+fn keep_first(first: &mut Option<Panic>, p: Panic) {
+    if first.is_none() {
+        *first = Some(p);
+    } else {
+        discard_panic(Some(p));
+    }
+}
+
+/// Which queue the current thread drives (`std`): a callback that would
+/// block on its own queue's driver is refused with a panic instead of
+/// hanging every timer of the queue.
+#[cfg(all(feature = "std", not(loom)))]
+mod current {
+    extern crate std;
+    use super::Shared;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static DRIVING: Cell<*const Shared> = const { Cell::new(core::ptr::null()) };
+    }
+
+    /// This thread drives `shared` from now on; returns what it drove before.
+    pub(super) fn enter(shared: *const Shared) -> *const Shared {
+        DRIVING
+            .try_with(|c| c.replace(shared))
+            .unwrap_or(core::ptr::null())
+    }
+
+    pub(super) fn leave(previous: *const Shared) {
+        let _ = DRIVING.try_with(|c| c.set(previous));
+    }
+
+    /// Whether this thread drives `shared` (runs its callbacks or drain).
+    pub(super) fn drives(shared: *const Shared) -> bool {
+        DRIVING.try_with(|c| c.get() == shared).unwrap_or(false)
+    }
+}
+
+/// Without `std` (or under loom) the driving thread is not recorded.
+#[cfg(not(all(feature = "std", not(loom))))]
+mod current {
+    use super::Shared;
+
+    pub(super) fn enter(_: *const Shared) -> *const Shared {
+        core::ptr::null()
+    }
+    pub(super) fn leave(_: *const Shared) {}
+    pub(super) fn drives(_: *const Shared) -> bool {
+        false
     }
 }
 
@@ -215,13 +332,19 @@ pub(super) struct Shared {
     inbox: raw::Inbox,
     /// Timers scheduled and not finished.
     len: AtomicUsize,
-    /// Cancel messages sent while the driver was parked, since its last
-    /// take.
-    garbage: AtomicU32,
+    /// Bytes of the nodes cancelled while the driver was parked, since its
+    /// last take.
+    garbage: AtomicUsize,
     /// Where the parked driver sleeps until.
     sleep_until: SleepUntil,
-    /// The driver's futex word: bumped by every wake.
+    /// The driver's futex word: a park epoch moved on by every park and
+    /// every wake, with [`COVERED`] in bit 0.
     seq: AtomicU32,
+    /// 1 once the shutdown drain is done; `shutdown` callers wait on it.
+    drained: AtomicU32,
+    /// The waker of an event loop or executor that drives the queue
+    /// through `fire_due`.
+    waker: driver_waker::DriverWaker,
     /// The wheel and the driver's lists.
     driver: wheel::Driver,
     /// Under loom, checks that the queue outlives every canceller's use.
@@ -233,53 +356,79 @@ impl Shared {
         Self {
             inbox: raw::Inbox::new(),
             len: AtomicUsize::new(0),
-            garbage: AtomicU32::new(0),
+            garbage: AtomicUsize::new(0),
             sleep_until: SleepUntil::new(),
             seq: AtomicU32::new(0),
+            drained: AtomicU32::new(0),
+            waker: driver_waker::DriverWaker::new(),
             driver: wheel::Driver::new(),
             lifetime: raw::Lifetime::new(),
         }
     }
 
-    /// Wakes the driver if it sleeps, or makes its next sleep return.
-    fn notify(&self) {
-        // Release: pairs with the driver's Acquire load of `seq` before it
-        // parks (SAFETY.md, "TimerQueue: no lost wake-up").
-        self.seq.fetch_add(1, Ordering::Release);
+    /// Wakes the parked driver (a futex wake for `run`, the registered
+    /// waker for `fire_due`'s caller) unless a wake of its current park has
+    /// already completed. Never relies on another waker's progress: a
+    /// waker stalled anywhere in here leaves `COVERED` clear, so the next
+    /// one wakes the driver itself (SAFETY.md, "TimerQueue: no lost
+    /// wake-up").
+    fn wake_driver(&self) {
+        // Relaxed: only this word's own order matters (see the CAS below).
+        if self.seq.load(Ordering::Relaxed) & COVERED != 0 {
+            return;
+        }
+        // Relaxed: the bump makes the driver's futex compare fail or is
+        // followed by the wake; nothing is published through it (pushed
+        // nodes go through the inbox).
+        let bumped = self
+            .seq
+            .fetch_add(STEP, Ordering::Relaxed)
+            .wrapping_add(STEP);
+        #[cfg(loom)]
+        if loom_stall::stalled() {
+            // A model's stalled waker: it never gets past here.
+            return;
+        }
         futex::wake_all(&self.seq);
+        self.waker.wake();
+        // Mark the park covered, unless `seq` moved since our bump (another
+        // wake, or the driver's next park: then this mark is not ours).
+        let _ = self.seq.compare_exchange(
+            bumped,
+            bumped | COVERED,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
-    /// A push saw `PARKED`: wake the driver if `due` is earlier than its
-    /// sleep.
-    fn wake_for(&self, due: u64) {
-        if self.sleep_until.lower_to(due) {
-            self.notify();
-        }
-    }
-
-    /// One driver turn: takes the inbox, fires what is due. Returns the
-    /// next deadline (ns, `None` = nothing pending), or `Err` if shut down.
+    /// One driver pass: takes the inbox, fires the timers due when the pass
+    /// started (a timer they schedule or re-file for now waits for the next
+    /// pass). Returns the next deadline (ns, `None` = nothing pending), or
+    /// `Err` if shut down.
     fn turn(&self, tok: &Token<'_>) -> Result<Option<u64>, ShutDown> {
-        loop {
-            if self.take_inbox(tok) & TAG_SHUTDOWN != 0 {
-                return Err(ShutDown);
-            }
-            self.sweep_deferred(tok);
-            let now = now_ns();
-            self.driver.advance(tok, now);
-            if !self.fire(tok, now)? {
-                let next = self.driver.next_deadline(tok);
-                // Timers whose canceller was still INFLIGHT: look again
-                // soon rather than at the next deadline (they are a
-                // handful at most: one per canceller caught mid-cancel).
-                #[cfg(not(loom))]
-                if !self.driver.deferred.is_empty(tok) {
-                    let soon = now.saturating_add(1_000_000);
-                    return Ok(Some(next.map_or(soon, |n| n.min(soon))));
-                }
-                return Ok(next);
-            }
+        if self.take_inbox(tok) & TAG_SHUTDOWN != 0 {
+            return Err(ShutDown);
         }
+        self.sweep_deferred(tok);
+        let now = now_ns();
+        self.driver.advance(tok, now);
+        self.fire(tok, now)?;
+        Ok(self.next_deadline(tok, now))
+    }
+
+    /// The instant the driver next has something to do.
+    fn next_deadline(&self, tok: &Token<'_>, now: u64) -> Option<u64> {
+        let next = self.driver.next_deadline(tok);
+        // Timers whose canceller was still INFLIGHT: look again soon rather
+        // than at the next deadline (a handful at most: one per canceller
+        // caught mid-cancel).
+        #[cfg(not(loom))]
+        if !self.driver.deferred.is_empty(tok) {
+            let soon = now.saturating_add(1_000_000);
+            return Some(next.map_or(soon, |n| n.min(soon)));
+        }
+        let _ = now;
+        next
     }
 
     /// Takes the inbox: files new timers, releases cancelled ones.
@@ -323,8 +472,8 @@ impl Shared {
     /// Drops the queue's reference to a cancelled timer, or keeps it in
     /// `deferred` while its canceller is still `INFLIGHT`.
     fn release(&self, tok: &Token<'_>, node: Owned) {
-        // Acquire: pairs with the canceller's Release store clearing
-        // INFLIGHT: its uses of the queue happen-before we free anything.
+        // Acquire: pairs with the canceller's Release clearing INFLIGHT:
+        // its uses of the queue happen-before we free anything.
         if node.state().load(Ordering::Acquire) & INFLIGHT != 0 {
             self.driver.deferred.push(tok, node);
         }
@@ -343,10 +492,9 @@ impl Shared {
         self.driver.deferred.is_empty(tok)
     }
 
-    /// Fires every timer in `current` due by `now`; whether it fired any.
-    fn fire(&self, tok: &Token<'_>, now: u64) -> Result<bool, ShutDown> {
+    /// Fires every timer in `current` due by `now`.
+    fn fire(&self, tok: &Token<'_>, now: u64) -> Result<(), ShutDown> {
         self.driver.start_firing(tok);
-        let mut fired = false;
         while let Some(node) = self.driver.pop_firing(tok) {
             let s = node.state().load(Ordering::Relaxed);
             if phase(s) == CANCELLED {
@@ -359,11 +507,15 @@ impl Shared {
                 self.driver.keep_current(tok, node);
                 return Err(ShutDown);
             } else {
-                self.run_one(tok, node, s);
-                fired = true;
+                // A closure's destructor that panics (the callback's own
+                // panic is caught inside) must not stop the driver: with
+                // `std` it is caught here and dropped; the node is already
+                // finished or filed, and its reference was dropped.
+                let r = catch(|| self.run_one(tok, node, s));
+                discard_panic(r.err());
             }
         }
-        Ok(fired)
+        Ok(())
     }
 
     /// Runs one due timer, then finishes or re-files it.
@@ -388,41 +540,29 @@ impl Shared {
                 Err(_) => return Ran::Cancelled,
             }
         };
-        #[cfg(feature = "std")]
-        let payload = {
-            extern crate std;
-            std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| claim.run())).err()
-        };
-        #[cfg(not(feature = "std"))]
-        let payload: Option<core::convert::Infallible> = {
-            // A panic propagates to our caller; the claim's drop finishes
-            // the timer as FIRED, this guard keeps `len` right.
-            struct Len<'a>(&'a AtomicUsize);
-            impl Drop for Len<'_> {
-                fn drop(&mut self) {
-                    self.0.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
-            let guard = Len(&self.len);
-            claim.run();
-            core::mem::forget(guard);
-            None
-        };
         let repeat = node.repeat();
-        if let Some(r) = repeat {
-            counter_add(&r.runs, 1);
-        }
+        // A run is counted and `len` kept right however it ends: without
+        // `std` a panic unwinds from here (the claim's drop then finishes
+        // the timer as FIRED).
+        let ended = |panicked: bool| {
+            if let Some(r) = repeat {
+                counter_add(&r.runs, 1);
+            }
+            if panicked || repeat.is_none() {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
+        };
+        let payload = crate::sync::on_unwind(|| catch(|| claim.run()).err(), || ended(true));
+        ended(payload.is_some());
         match (payload, repeat) {
             #[allow(unused_variables, unreachable_code)]
             (Some(payload), _) => {
-                self.len.fetch_sub(1, Ordering::Relaxed);
                 #[cfg(feature = "std")]
                 claim.set_panic(payload);
                 claim.finish(FIRED, PANICKED);
                 Ran::Finished
             }
             (None, None) => {
-                self.len.fetch_sub(1, Ordering::Relaxed);
                 claim.finish(FIRED, 0);
                 Ran::Finished
             }
@@ -445,43 +585,100 @@ impl Shared {
         }
     }
 
-    /// Sleeps until `next` (ns) or a wake.
-    fn park(&self, tok: &Token<'_>, next: Option<u64>) {
-        // Acquire: pairs with a waker's bump (Release); loaded before the
-        // park CAS (SAFETY.md, "TimerQueue: no lost wake-up"), and before
-        // `sleep_until` is set: a waker lowers `sleep_until` before its
-        // bump, so every lowering whose bump this load (or the futex wait
-        // that woke us) saw happens-before our `set` and cannot land after
-        // it in the modification order, leaving a stale "wakes by 0" that
-        // makes the next pusher skip its wake (loom:
-        // `a_driver_parked_again_is_woken_again`).
-        let seq = self.seq.load(Ordering::Acquire);
+    /// Publishes the driver's sleep (`next`, ns) and sets `PARKED`: from
+    /// here on a push of an earlier timer (or enough cancels) wakes the
+    /// driver. Returns the futex value to sleep on, or `None` if the inbox
+    /// is not empty (or the queue shut down): take it again first.
+    fn park(&self, tok: &Token<'_>, next: Option<u64>) -> Option<u32> {
+        let epoch = self.new_epoch();
         self.sleep_until.set(next.unwrap_or(NEVER));
-        if !self.inbox.park(tok) {
-            return;
+        self.inbox.park(tok).then_some(epoch)
+    }
+
+    /// Starts a park epoch: moves `seq` on and clears `COVERED`.
+    fn new_epoch(&self) -> u32 {
+        let mut cur = self.seq.load(Ordering::Relaxed);
+        loop {
+            let next = (cur & !COVERED).wrapping_add(STEP);
+            // Relaxed: published to pushers by the park CAS (Release) that
+            // follows; a waker's mark CAS from an older value now fails.
+            match self
+                .seq
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(actual) => cur = actual,
+            }
         }
+    }
+
+    /// Sleeps until `next` (ns) or a wake.
+    fn sleep(&self, tok: &Token<'_>, next: Option<u64>) {
+        let Some(epoch) = self.park(tok, next) else {
+            return;
+        };
         let deadline = next
             .filter(|&ns| ns != NEVER)
             .map(|ns| Deadline::at(Duration::from_nanos(ns)));
-        futex::wait(&self.seq, seq, deadline);
+        futex::wait(&self.seq, epoch, deadline);
     }
 
-    /// Shutdown: cancels every timer the queue holds.
-    fn drain(&self, tok: &Token<'_>) {
+    /// The shutdown drain: cancels every timer the queue holds, then gives
+    /// up the driver role for good and releases `shutdown` callers waiting
+    /// for it. Unwind-safe: a closure destructor's panic is caught (`std`)
+    /// and returned after the drain is complete; without `std` it unwinds,
+    /// and the drain finishes on the way out (a second panicking destructor
+    /// then aborts, as in any drop during unwinding). Either way every
+    /// timer ends finished and the driver role is released.
+    fn drain_and_release(&self, tok: Token<'_>) -> Option<Panic> {
+        let panic = crate::sync::on_unwind(
+            || self.drain(&tok),
+            || {
+                let _ = self.drain(&tok);
+                self.finish_drain(&tok);
+            },
+        );
+        self.finish_drain(&tok);
+        panic
+    }
+
+    fn drain(&self, tok: &Token<'_>) -> Option<Panic> {
         self.take_inbox(tok);
-        self.driver.drain(tok, |node| self.discard(tok, node));
+        let mut first = None;
+        self.driver.drain(tok, |node| {
+            if let Err(p) = catch(|| self.discard(tok, node)) {
+                keep_first(&mut first, p);
+            }
+        });
+        first
     }
 
-    /// Cancels a timer for the shutdown drain and releases it.
+    fn finish_drain(&self, tok: &Token<'_>) {
+        self.inbox.release_drained(tok);
+        // Release: pairs with `wait_drained`'s Acquire: the drain's
+        // cancels happen-before its callers return.
+        self.drained.store(1, Ordering::Release);
+        futex::wake_all(&self.drained);
+    }
+
+    /// Blocks until the shutdown drain is done.
+    fn wait_drained(&self) {
+        // Acquire: pairs with `finish_drain`'s Release.
+        while self.drained.load(Ordering::Acquire) == 0 {
+            futex::wait(&self.drained, 0, None);
+        }
+    }
+
+    /// Cancels a timer for the shutdown drain and releases it. The cancel
+    /// goes through `INFLIGHT` like a handle's, so that whoever sees the
+    /// timer finished also sees `len` without it.
     fn discard(&self, tok: &Token<'_>, node: Owned) {
         let mut s = node.state().load(Ordering::Relaxed);
         while phase(s) == WAITING {
-            // AcqRel: Release publishes the cancel to waiters; Acquire
-            // pairs with the requeue or push that published the body.
-            match node.claim(s, CANCELLED, Ordering::AcqRel) {
-                Ok(claim) => {
+            match node.try_cancel(s) {
+                Ok(cancel) => {
                     self.len.fetch_sub(1, Ordering::Relaxed);
-                    drop(claim); // wakes waiters, drops the body
+                    drop(cancel); // clears INFLIGHT, wakes waiters, drops the body
                     break;
                 }
                 Err(actual) => s = actual,
@@ -489,14 +686,6 @@ impl Shared {
         }
         debug_assert_eq!(phase(node.state().load(Ordering::Relaxed)), CANCELLED);
         self.release(tok, node);
-    }
-
-    /// Gives up driving; drains first if shut down.
-    fn release_driver<'a>(&'a self, tok: Token<'a>) {
-        if let Err(tok) = self.inbox.try_release(tok) {
-            self.drain(&tok);
-            self.inbox.release_drained(tok);
-        }
     }
 }
 
@@ -515,24 +704,61 @@ enum Ran {
     Cancelled,
 }
 
-/// Holds the driver role; gives it up (draining if shut down) when dropped,
-/// also when a function's panic unwinds (without `std`).
+/// Holds the driver role: records this thread as the queue's driver and
+/// gives the role up (draining if shut down) when finished or dropped,
+/// also when a panic unwinds (without `std`).
 struct Driving<'a> {
     shared: &'a Shared,
     tok: Option<Token<'a>>,
+    previous: *const Shared,
 }
 
 impl<'a> Driving<'a> {
+    /// Becomes the driver, unless another thread is.
+    fn try_new(shared: &'a Shared) -> Option<Self> {
+        let tok = shared.inbox.try_drive()?;
+        Some(Self::with(shared, tok))
+    }
+
+    fn with(shared: &'a Shared, tok: Token<'a>) -> Self {
+        Self {
+            shared,
+            tok: Some(tok),
+            previous: current::enter(shared),
+        }
+    }
+
     fn tok(&self) -> &Token<'a> {
         self.tok.as_ref().expect("driver token present until drop")
+    }
+
+    /// Gives the role up; a closure destructor's panic from the drain (if
+    /// the queue was shut down) is returned.
+    fn finish(mut self) -> Option<Panic> {
+        self.release()
+    }
+
+    fn release(&mut self) -> Option<Panic> {
+        let tok = self.tok.take()?;
+        let shared = self.shared;
+        let previous = self.previous;
+        let panic = crate::sync::on_unwind(
+            || match shared.inbox.try_release(tok) {
+                Ok(()) => None,
+                Err(tok) => shared.drain_and_release(tok),
+            },
+            || current::leave(previous),
+        );
+        current::leave(previous);
+        panic
     }
 }
 
 impl Drop for Driving<'_> {
     fn drop(&mut self) {
-        if let Some(tok) = self.tok.take() {
-            self.shared.release_driver(tok);
-        }
+        // A driver path never propagates a destructor's panic (`std`).
+        let panic = self.release();
+        discard_panic(panic);
     }
 }
 
@@ -708,8 +934,8 @@ impl TimerQueue {
         shared.len.fetch_add(1, Ordering::Relaxed);
         match shared.inbox.push_new(queued) {
             Ok(tags) => {
-                if tags & TAG_PARKED != 0 {
-                    shared.wake_for(due);
+                if tags & TAG_PARKED != 0 && shared.sleep_until.is_after(due) {
+                    shared.wake_driver();
                 }
             }
             Err(queued) => {
@@ -724,49 +950,152 @@ impl TimerQueue {
     }
 
     /// Drives the queue on the calling thread until [`shutdown`]: fires
-    /// timers when due and parks (a futex timed wait) until the next
-    /// deadline in between. A timer scheduled earlier than the one the
-    /// driver sleeps for wakes it; later ones never do.
+    /// timers when due and parks (a futex timed wait) until the exact due
+    /// time of the earliest timer in between. A timer scheduled earlier
+    /// than the one the driver sleeps for wakes it; later ones never do.
     ///
     /// Only one thread drives a queue at a time: if another thread is
     /// driving it (`run` or [`fire_due`](Self::fire_due)), this returns at
-    /// once. With `std` a panicking function is caught and reported
-    /// through its timer ([`ScheduledTimer::join`]); without `std` the
-    /// panic leaves `run` and the queue stays consistent.
+    /// once. Callbacks run on this thread, one after another: a callback
+    /// that blocks delays every other timer of the queue. With `std` a
+    /// panicking function is caught and reported through its timer
+    /// ([`ScheduledTimer::join`]), and so is a closure whose destructor
+    /// panics (dropped); the driver goes on. Without `std` the panic leaves
+    /// `run` and the queue stays consistent.
     ///
     /// [`shutdown`]: Self::shutdown
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let queue = Arc::new(TimerQueue::new());
+    /// let driver = std::thread::spawn({
+    ///     let queue = Arc::clone(&queue);
+    ///     move || queue.run()
+    /// });
+    /// queue.schedule(Duration::from_millis(1), || {}).wait();
+    /// queue.shutdown(); // `run` returns
+    /// driver.join().unwrap();
+    /// ```
     pub fn run(&self) {
         let shared = self.shared();
-        let Some(tok) = shared.inbox.try_drive() else {
+        let Some(driving) = Driving::try_new(shared) else {
             return;
         };
         let _precision = precision::apply(self.precision);
-        let driving = Driving {
-            shared,
-            tok: Some(tok),
-        };
         while let Ok(next) = shared.turn(driving.tok()) {
-            shared.park(driving.tok(), next);
+            if next.is_some_and(|n| n <= now_ns()) {
+                continue; // due already (a slow pass, or a short period)
+            }
+            shared.sleep(driving.tok(), next);
         }
     }
 
-    /// Fires every timer that is due now, on the calling thread, and
-    /// returns the time until the next deadline (`None` if nothing is
-    /// pending, or another thread drives the queue, or it is shut down).
+    /// Fires the timers that are due now, on the calling thread, and
+    /// returns the time until the next deadline: the exact due time of the
+    /// earliest pending timer (`None` if nothing is pending, or another
+    /// thread drives the queue, or it is shut down).
     ///
     /// For event loops and `no_std` ticks: call it when the returned time
-    /// has passed (timers scheduled from other threads meanwhile are seen
-    /// at the next call; `run` is woken for them instead).
+    /// has passed. Each call fires only what was due when it started (a
+    /// timer that a callback schedules for now, or a repeating timer due
+    /// again, waits for the next call, which the returned `Duration::ZERO`
+    /// asks for), so it always returns. A timer scheduled from another
+    /// thread meanwhile that is due earlier than the returned time wakes
+    /// the waker given to [`set_driver_waker`](Self::set_driver_waker).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    ///
+    /// let queue = TimerQueue::new();
+    /// let timer = queue.schedule(Duration::from_millis(2), || {});
+    /// // A minimal event loop: sleep until the next deadline, fire, repeat.
+    /// while let Some(wait) = queue.fire_due() {
+    ///     assert!(wait <= Duration::from_millis(2));
+    ///     std::thread::sleep(wait);
+    /// }
+    /// assert!(timer.is_finished());
+    /// ```
     pub fn fire_due(&self) -> Option<Duration> {
         let shared = self.shared.get()?;
-        let tok = shared.inbox.try_drive()?;
-        let driving = Driving {
-            shared,
-            tok: Some(tok),
-        };
-        let next = shared.turn(driving.tok()).ok()??;
+        let driving = Driving::try_new(shared)?;
+        let tok = driving.tok();
+        let mut next = shared.turn(tok).ok()?;
+        // Leave the queue parked for the caller's sleep, so that an earlier
+        // timer (or enough cancels) wakes the registered waker. Timers
+        // pushed since the take are filed first (not fired: a second try,
+        // then "call again now").
+        let mut parked = false;
+        for _ in 0..2 {
+            if shared.park(tok, next).is_some() {
+                parked = true;
+                break;
+            }
+            if shared.take_inbox(tok) & TAG_SHUTDOWN != 0 {
+                return None;
+            }
+            next = shared.next_deadline(tok, now_ns());
+        }
         drop(driving);
-        Some(Duration::from_nanos(next.saturating_sub(now_ns())))
+        if !parked {
+            return Some(Duration::ZERO);
+        }
+        next.map(|n| Duration::from_nanos(n.saturating_sub(now_ns())))
+    }
+
+    /// Registers the waker of whoever drives the queue through
+    /// [`fire_due`](Self::fire_due) (an event loop, an executor's task):
+    /// while nobody is inside `fire_due`, a `schedule` that is due earlier
+    /// than the deadline `fire_due` last returned (or enough cancels to
+    /// reclaim) wakes it, once per `fire_due` call. A thread parked in
+    /// [`run`](Self::run) is woken through its futex as before.
+    ///
+    /// Call it before each sleep of the loop (cheap when `waker` wakes the
+    /// same task as the registered one): if a wake is in progress the
+    /// waker is not stored but woken at once, so that the loop looks again.
+    /// Never blocks, takes no lock; clones `waker` only when it changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::sync::Arc;
+    /// use std::task::{Wake, Waker};
+    /// use std::time::Duration;
+    ///
+    /// /// Unparks the event loop's thread.
+    /// struct Unpark(std::thread::Thread);
+    /// impl Wake for Unpark {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.unpark();
+    ///     }
+    /// }
+    ///
+    /// let queue = Arc::new(TimerQueue::new());
+    /// let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// queue.set_driver_waker(&waker);
+    /// queue.schedule(Duration::from_secs(3600), || {}); // the loop sleeps for an hour...
+    /// let soon = {
+    ///     let queue = Arc::clone(&queue);
+    ///     std::thread::spawn(move || queue.schedule(Duration::from_millis(1), || {}))
+    ///         .join()
+    ///         .unwrap()
+    /// };
+    /// while !soon.is_finished() {
+    ///     let wait = queue.fire_due().unwrap();
+    ///     queue.set_driver_waker(&waker);
+    ///     std::thread::park_timeout(wait); // ...but the 1 ms timer unparks it
+    /// }
+    /// ```
+    pub fn set_driver_waker(&self, waker: &core::task::Waker) {
+        self.shared().waker.register(waker);
     }
 
     /// Timers scheduled and not yet finished (a snapshot).
@@ -786,20 +1115,64 @@ impl TimerQueue {
     /// unrun), and every later `schedule` returns a timer that is already
     /// `Cancelled`. Idempotent.
     ///
-    /// If no thread drives the queue, the calling thread cancels the
-    /// pending timers before returning. If one does, it is woken and does
-    /// so at once (a function already running completes; `wait` on a timer
-    /// returns when it is finished).
+    /// Returns once every pending timer is cancelled. If no thread drives
+    /// the queue, the calling thread does it; if one does (or another
+    /// `shutdown` is draining), it is woken and this call waits for it, so
+    /// it may wait for a function that is already running to return.
+    /// Called from a callback of this queue (with `std`: without `std` the
+    /// driving thread is not known, and this call would wait for itself),
+    /// it returns at once and the drain runs when the callback returns.
+    ///
+    /// # Panics
+    ///
+    /// On [`TimerQueue::global()`], which other code in the process shares:
+    /// it cannot be shut down. If a closure's destructor panics during a
+    /// drain on this thread, the drain completes first, then the panic is
+    /// resumed here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{TimerQueue, TimerState};
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let timer = queue.schedule(Duration::from_secs(60), || unreachable!());
+    /// queue.shutdown();
+    /// assert_eq!(timer.state(), TimerState::Cancelled);
+    /// assert!(!timer.cancel()); // the queue cancelled it
+    /// assert!(queue.is_shut_down());
+    /// ```
     pub fn shutdown(&self) {
-        let shared = self.shared();
-        let (first, tok) = shared.inbox.shutdown();
-        if let Some(tok) = tok {
-            shared.drain(&tok);
-            shared.inbox.release_drained(tok);
-        } else if first {
-            shared.sleep_until.lower_to(0);
-            shared.notify();
+        #[cfg(all(feature = "std", not(loom)))]
+        assert!(
+            !core::ptr::eq(self, &GLOBAL),
+            "rallypoint: TimerQueue::global() cannot be shut down: other code in the process shares it"
+        );
+        if let Some(panic) = self.shutdown_inner() {
+            #[cfg(feature = "std")]
+            {
+                extern crate std;
+                std::panic::resume_unwind(panic);
+            }
+            #[cfg(not(feature = "std"))]
+            match panic {}
         }
+    }
+
+    /// `shutdown`, returning a destructor's panic from a drain on this
+    /// thread instead of resuming it.
+    fn shutdown_inner(&self) -> Option<Panic> {
+        let shared = self.shared();
+        let (_, tok) = shared.inbox.shutdown();
+        if let Some(tok) = tok {
+            return Driving::with(shared, tok).finish();
+        }
+        shared.wake_driver();
+        let without_std = cfg!(not(all(feature = "std", not(loom))));
+        if !without_std && !current::drives(shared) {
+            shared.wait_drained();
+        }
+        None
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called (or the queue is
@@ -810,6 +1183,10 @@ impl TimerQueue {
             .is_some_and(|s| s.inbox.tags() & TAG_SHUTDOWN != 0)
     }
 }
+
+/// The process-wide queue behind [`TimerQueue::global`].
+#[cfg(all(feature = "std", not(loom)))]
+static GLOBAL: TimerQueue = TimerQueue::new();
 
 #[cfg(all(feature = "std", not(loom)))]
 impl TimerQueue {
@@ -832,7 +1209,6 @@ impl TimerQueue {
     /// ```
     pub fn global() -> &'static TimerQueue {
         extern crate std;
-        static GLOBAL: TimerQueue = TimerQueue::new();
         static START: std::sync::Once = std::sync::Once::new();
         START.call_once(|| {
             std::thread::Builder::new()
@@ -855,26 +1231,59 @@ impl Drop for TimerQueue {
         let Some(shared) = self.shared.get() else {
             return;
         };
-        self.shutdown();
-        // Cancellers still touching the queue (a few instructions each)
-        // must finish before it is freed.
-        if let Some(tok) = shared.inbox.try_drive() {
-            while !shared.sweep_deferred(&tok) {
-                #[cfg(loom)]
-                loom::thread::yield_now();
-                #[cfg(all(not(loom), feature = "std"))]
-                {
-                    extern crate std;
-                    std::thread::yield_now();
+        // `&mut self`: no thread is inside `run` or `fire_due`, so this
+        // thread drains (or a drain already ran).
+        let panic = self.shutdown_inner();
+        // Free `Shared` only when nothing can reach it: every timer is
+        // finished, so only a canceller still `INFLIGHT` can (SAFETY.md,
+        // "TimerQueue: memory reclamation"). Its remaining work is ours
+        // (a few instructions and a futex wake), so wait for it, unless it
+        // may be calling a registered driver waker (foreign code): then,
+        // if one is still in flight, leak the queue rather than wait.
+        let free = match shared.inbox.try_drive() {
+            Some(tok) => {
+                let patient = !shared.waker.is_registered();
+                let mut done = shared.sweep_deferred(&tok);
+                while !done && patient {
+                    #[cfg(loom)]
+                    loom::thread::yield_now();
+                    #[cfg(all(not(loom), feature = "std"))]
+                    {
+                        extern crate std;
+                        std::thread::yield_now();
+                    }
+                    #[cfg(all(not(loom), not(feature = "std")))]
+                    core::hint::spin_loop();
+                    done = shared.sweep_deferred(&tok);
                 }
-                #[cfg(all(not(loom), not(feature = "std")))]
-                core::hint::spin_loop();
+                shared.inbox.release_drained(&tok);
+                done
             }
-            shared.inbox.release_drained(tok);
+            // The driver role is still held (cannot happen: every path
+            // releases it, also on unwind). Never free what a driver uses.
+            None => false,
+        };
+        let taken = self.shared.take();
+        if free {
+            drop(taken);
         } else {
-            debug_assert!(false, "a dropped queue has no driver");
+            core::mem::forget(taken);
         }
-        drop(self.shared.take());
+        discard_panic_or_resume(panic);
+    }
+}
+
+/// Resumes a drain's panic in `TimerQueue::drop` (after the queue is
+/// freed), as dropping a collection whose element panics does.
+fn discard_panic_or_resume(panic: Option<Panic>) {
+    if let Some(panic) = panic {
+        #[cfg(feature = "std")]
+        {
+            extern crate std;
+            std::panic::resume_unwind(panic);
+        }
+        #[cfg(not(feature = "std"))]
+        match panic {}
     }
 }
 
@@ -915,10 +1324,7 @@ impl ScheduledTimer {
         loop {
             match phase(s) {
                 WAITING => match node.try_cancel(s) {
-                    Ok(cancel) => {
-                        Self::finish_cancel(&cancel);
-                        return true;
-                    }
+                    Ok(cancel) => return Self::finish_cancel(&cancel, node.size()),
                     Err(actual) => s = actual,
                 },
                 RUNNING if s & STOPPED == 0 && node.repeat().is_some() => {
@@ -941,29 +1347,32 @@ impl ScheduledTimer {
         }
     }
 
-    /// The queue-side work of a winning cancel (under `INFLIGHT`).
-    fn finish_cancel(cancel: &raw::Cancel<'_>) {
+    /// The queue-side work of a winning cancel (under `INFLIGHT`);
+    /// `false` if the queue was shut down (its drain cancels the timer
+    /// anyway: `cancel` did not decide).
+    fn finish_cancel(cancel: &raw::Cancel<'_>, size: usize) -> bool {
         let shared = cancel.queue();
         shared.len.fetch_sub(1, Ordering::Relaxed);
         let tags = if cancel.from() & LINKED == 0 {
             // Still in the inbox (a parked driver leaves later timers
             // there): the driver's next take frees it; only a wake tells it.
-            Some(shared.inbox.tags())
+            shared.inbox.tags()
         } else {
-            cancel.send_message()
+            // A refused message: shut down; the drain finds the node in
+            // its list instead.
+            cancel.send_message().unwrap_or(TAG_SHUTDOWN)
         };
-        if let Some(tags) = tags {
-            if tags & TAG_PARKED != 0
-                && shared
-                    .garbage
-                    .fetch_add(1, Ordering::Relaxed)
-                    .wrapping_add(1)
-                    == RECLAIM_BATCH
-                && shared.sleep_until.lower_to(0)
-            {
-                shared.notify();
+        if tags & TAG_SHUTDOWN != 0 {
+            return false;
+        }
+        if tags & TAG_PARKED != 0 {
+            // Relaxed: a hint that only times a wake (see RECLAIM_BYTES).
+            let before = shared.garbage.fetch_add(size, Ordering::Relaxed);
+            if before.saturating_add(size) >= RECLAIM_BYTES {
+                shared.wake_driver();
             }
         }
+        true
     }
 
     /// Where the timer is in its life (the same states as [`Timer`]'s):
@@ -977,7 +1386,10 @@ impl ScheduledTimer {
     pub fn state(&self) -> TimerState {
         // Acquire: a caller who sees a final state sees the function's
         // (or the canceller's) effects.
-        match phase(self.node.state().load(Ordering::Acquire)) {
+        let s = self.node.state().load(Ordering::Acquire);
+        match phase(s) {
+            // A cancel in flight has not finished (see `raw::is_finished`).
+            _ if s & INFLIGHT != 0 => TimerState::Waiting,
             WAITING => TimerState::Waiting,
             RUNNING => TimerState::Running,
             FIRED => TimerState::Fired,
@@ -1011,6 +1423,9 @@ impl ScheduledTimer {
         let state = self.node.state();
         // Acquire: pairs with the finishing transitions (Release).
         let mut s = state.load(Ordering::Acquire);
+        if !raw::is_finished(s) && current::drives(self.node.queue_addr()) {
+            Self::refuse_wait_on_own_driver();
+        }
         loop {
             if raw::is_finished(s) {
                 return true;
@@ -1034,6 +1449,15 @@ impl ScheduledTimer {
             // Acquire: as above.
             s = state.load(Ordering::Acquire);
         }
+    }
+
+    #[cold]
+    #[track_caller]
+    fn refuse_wait_on_own_driver() -> ! {
+        panic!(
+            "rallypoint: ScheduledTimer::wait/join/wait_timeout called from a callback of its own queue \
+             on a timer that is not finished: the driver thread that must finish it is the one waiting"
+        )
     }
 
     /// Completed runs of the function (returned or panicked).

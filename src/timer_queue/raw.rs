@@ -60,10 +60,12 @@ pub(super) const fn phase(s: u32) -> u32 {
     s & PHASE
 }
 
-/// Whether the word is final (`FIRED` or `CANCELLED`).
+/// Whether the word is final (`FIRED`, or `CANCELLED` with the canceller's
+/// queue work done: a `CANCELLED | INFLIGHT` word still reads as pending, so
+/// whoever sees a timer finished also sees `len` without it).
 #[inline]
 pub(super) const fn is_finished(s: u32) -> bool {
-    phase(s) >= FIRED
+    phase(s) >= FIRED && s & INFLIGHT == 0
 }
 
 /// Checks a state word's invariants (debug and loom builds).
@@ -252,6 +254,10 @@ struct VTable {
     dealloc: unsafe fn(NonNull<Header>),
     /// The repeat data, if any.
     repeat: unsafe fn(NonNull<Header>) -> Option<NonNull<Repeat>>,
+    /// The node's size in bytes (header, repeat data and the closure,
+    /// which lives inline): what a cancelled node keeps until the driver
+    /// releases it.
+    size: usize,
 }
 
 /// The part of every node the queue works with. `align(8)` leaves the
@@ -291,6 +297,7 @@ impl<B: Body> Node<B> {
         drop_body: Self::drop_body,
         dealloc: Self::dealloc,
         repeat: Self::repeat,
+        size: core::mem::size_of::<Self>(),
     };
 
     /// # Safety
@@ -382,6 +389,19 @@ impl Owned {
     #[inline]
     pub(super) fn same(&self, other: &Owned) -> bool {
         self.0 == other.0
+    }
+
+    /// The node's size in bytes (see [`VTable::size`]).
+    #[inline]
+    pub(super) fn size(&self) -> usize {
+        self.header().vtable.size
+    }
+
+    /// The queue this timer belongs to, as an address only: compared,
+    /// never dereferenced (that needs `INFLIGHT`, see [`Cancel::queue`]).
+    #[inline]
+    pub(super) fn queue_addr(&self) -> *const Shared {
+        self.header().shared
     }
 
     /// The repeat data of a repeating timer.
@@ -674,25 +694,27 @@ impl Cancel<'_> {
 impl Drop for Cancel<'_> {
     fn drop(&mut self) {
         let state = self.claim.node.state();
-        if self.from & PARKED != 0 {
-            futex::wake_all(state);
-        }
-        let to = CANCELLED | (self.from & LINKED);
         self.queue().lifetime.last_use();
-        // Nobody else writes a CANCELLED word; check that in debug builds.
-        #[cfg(debug_assertions)]
-        {
-            let old = state.swap(to, Ordering::Release);
-            assert_eq!(old, to | INFLIGHT, "cancelled timer word changed");
-        }
         // Release: pairs with the driver's Acquire load of the word before
         // it frees its reference (or the queue): our uses of the queue
-        // happen-before.
-        #[cfg(not(debug_assertions))]
-        state.store(to, Ordering::Release);
+        // happen-before; and with `wait`'s Acquire loads, to which the
+        // timer is finished from here on. An RMW, not a store: a `wait`er
+        // may have added PARKED to the `CANCELLED | INFLIGHT` word.
+        let old = state.fetch_and(!INFLIGHT, Ordering::Release);
+        check(old & !INFLIGHT);
+        debug_assert_eq!(
+            old & !PARKED,
+            CANCELLED | INFLIGHT | (self.from & LINKED),
+            "cancelled timer word changed"
+        );
+        // Waiters parked before the cancel (PARKED in `from`; the claiming
+        // CAS dropped the bit) or on the in-flight word (PARKED in `old`).
+        if (self.from | old) & PARKED != 0 {
+            futex::wake_all(state);
+        }
         self.claim.wake = false;
         // The body is dropped when `claim` is, after INFLIGHT is clear: a
-        // panicking destructor cannot leave the queue waiting forever.
+        // panicking destructor cannot leave the queue waiting for it.
     }
 }
 
@@ -910,8 +932,7 @@ impl Inbox {
     }
 
     /// Gives up driving a shut-down, drained queue.
-    pub(super) fn release_drained(&self, tok: Token<'_>) {
-        let _ = tok;
+    pub(super) fn release_drained(&self, _: &Token<'_>) {
         // Release: as in `try_release`. Pushes are refused, so only this
         // bit changes.
         let old = self.head.swap(

@@ -8,8 +8,9 @@
 //! wheel reaches a slot of a higher level, its timers cascade to lower
 //! levels, at most once per level. Insert and remove are O(1) (the
 //! lists are intrusive and doubly linked); finding the next deadline is a
-//! bitmap scan per level, plus a scan of one level-0 slot (timers due within
-//! one tick) for the exact earliest nanosecond.
+//! bitmap scan per level; each slot also keeps the earliest due nanosecond
+//! filed in it, so the driver sleeps until the exact due time of its
+//! earliest timer (not the slot's or level's first tick) in O(1).
 //!
 //! Timers whose tick has been reached sit in `current` until their exact
 //! due nanosecond passes. Cancelled timers found while expiring wait in
@@ -31,6 +32,22 @@ const LEVELS: usize = 9;
 struct Level {
     occupied: raw::DriverCell<u64>,
     slots: [List; SLOTS],
+    /// Per slot, the earliest due nanosecond filed there since the slot was
+    /// last emptied ([`NEVER`] when empty). A cancel leaves it as it was, so
+    /// it may be earlier than every timer still in the slot ("stale-low"):
+    /// the driver then wakes early once, at an instant that is at or after
+    /// the slot's first tick, and that wake cascades the slot (never late,
+    /// never a busy loop; SAFETY.md, "TimerQueue: the wheel and
+    /// never-early").
+    earliest: [raw::DriverCell<u64>; SLOTS],
+}
+
+impl Level {
+    fn clear_slot(&self, tok: &Token<'_>, slot: usize) {
+        self.occupied
+            .set(tok, self.occupied.get(tok) & !(1 << slot));
+        self.earliest[slot].set(tok, NEVER);
+    }
 }
 
 /// Everything the driver owns.
@@ -75,6 +92,7 @@ impl Driver {
             levels: core::array::from_fn(|_| Level {
                 occupied: raw::DriverCell::new(0),
                 slots: core::array::from_fn(|_| List::new()),
+                earliest: core::array::from_fn(|_| raw::DriverCell::new(NEVER)),
             }),
             current: List::new(),
             firing: List::new(),
@@ -103,6 +121,8 @@ impl Driver {
         let l = &self.levels[level];
         l.slots[slot].push(tok, node);
         l.occupied.set(tok, l.occupied.get(tok) | 1 << slot);
+        let earliest = &l.earliest[slot];
+        earliest.set(tok, earliest.get(tok).min(due));
     }
 
     /// The next non-empty slot: `(level, slot, first tick)`.
@@ -121,7 +141,7 @@ impl Driver {
                     % SLOTS;
                 if l.slots[slot].is_empty(tok) {
                     // Emptied by cancel messages: clear the stale bit.
-                    l.occupied.set(tok, occupied & !(1 << slot));
+                    l.clear_slot(tok, slot);
                     continue;
                 }
                 // At most 2^54 ticks: no shift overflows.
@@ -145,7 +165,7 @@ impl Driver {
             }
             self.elapsed.set(tok, start);
             let l = &self.levels[level];
-            l.occupied.set(tok, l.occupied.get(tok) & !(1 << slot));
+            l.clear_slot(tok, slot);
             while let Some(node) = l.slots[slot].pop(tok) {
                 if raw::phase(node.state().load(Ordering::Relaxed)) == CANCELLED {
                     // Its cancel message (on its way) releases it.
@@ -176,17 +196,24 @@ impl Driver {
     }
 
     /// The earliest instant (ns) at which the driver has something to do:
-    /// the exact due time of the earliest timer in `current` or the first
-    /// level-0 slot, or the first tick of a higher-level slot (a cascade).
+    /// the exact due time of the earliest pending timer (or, after cancels,
+    /// possibly an earlier instant within the first occupied slot; see
+    /// [`Level::earliest`]).
+    ///
+    /// The first occupied slot of the lowest occupied level holds the
+    /// earliest timers of the wheel: a timer sits at the level of the
+    /// highest 6-bit digit in which its tick differs from `elapsed`, so a
+    /// lower level's timers share more leading digits with `elapsed` and
+    /// fall in an earlier block, and within a level the slots are scanned
+    /// in tick order from `elapsed`'s.
     pub(super) fn next_deadline(&self, tok: &Token<'_>) -> Option<u64> {
-        if let Some(due) = self.current.min_due(tok) {
-            return Some(due);
-        }
-        let (level, slot, start) = self.next_expiration(tok)?;
-        if level == 0 {
-            self.levels[0].slots[slot].min_due(tok)
-        } else {
-            Some(start << TICK_SHIFT)
+        let current = self.current.min_due(tok);
+        let wheel = self
+            .next_expiration(tok)
+            .map(|(level, slot, _)| self.levels[level].earliest[slot].get(tok));
+        match (current, wheel) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -211,10 +238,11 @@ impl Driver {
             if l.occupied.get(tok) == 0 {
                 continue;
             }
-            for list in &l.slots {
+            for (slot, list) in l.slots.iter().enumerate() {
                 while let Some(node) = list.pop(tok) {
                     f(node);
                 }
+                l.earliest[slot].set(tok, NEVER);
             }
             l.occupied.set(tok, 0);
         }

@@ -130,17 +130,38 @@ fn stop(queue: &TimerQueue, driver: thread::JoinHandle<thread::Result<()>>) {
 }
 
 /// Schedules, all due in an hour: four ordinary timers, one whose function
-/// captures a [`PanicOnDrop`], four more ordinary ones. Whatever order the
-/// drain takes (wheel slot, list order), some ordinary timer comes after
-/// the panicking one.
-fn around_a_panicking_drop(queue: &TimerQueue) -> (Vec<ScheduledTimer>, ScheduledTimer) {
-    let mut ordinary: Vec<_> = (0..4).map(|_| queue.schedule(HOUR, || {})).collect();
+/// captures a [`PanicOnDrop`], four more ordinary ones, calling `filed`
+/// after each. The drain takes each wheel slot's list from its front, and
+/// a driver files each take's timers at the front in schedule order: with
+/// no driver (one take) the list is [1-4, bomb, 5-8]; with a driver that
+/// `filed` makes take each timer on its own, [8-5, bomb, 4-1]. Either
+/// way some ordinary timer comes after the panicking one.
+fn around_a_panicking_drop(
+    queue: &TimerQueue,
+    filed: impl Fn(),
+) -> (Vec<ScheduledTimer>, ScheduledTimer) {
+    let ordinary = || {
+        let t = queue.schedule(HOUR, || {});
+        filed();
+        t
+    };
+    let mut timers: Vec<_> = (0..4).map(|_| ordinary()).collect();
     let bomb = PanicOnDrop;
     let a = queue.schedule(HOUR, move || {
         std::hint::black_box(&bomb);
     });
-    ordinary.extend((0..4).map(|_| queue.schedule(HOUR, || {})));
-    (ordinary, a)
+    filed();
+    timers.extend((0..4).map(|_| ordinary()));
+    (timers, a)
+}
+
+/// For [`around_a_panicking_drop`] on a [`driven`] queue: returns once the
+/// driver has taken every timer scheduled before (a timer due at once wakes
+/// it, and it takes the whole inbox before firing that one).
+#[cfg(feature = "std")]
+fn taken_by_the_driver(queue: &TimerQueue) {
+    let probe = queue.schedule(Duration::ZERO, || {});
+    assert!(probe.wait_timeout(PATIENCE), "the driver is not running");
 }
 
 // ---------------------------------------------------------------- 1. unwind-safe drains
@@ -155,7 +176,7 @@ fn shutdown_drain_cancels_every_timer_past_a_panicking_destructor() {
     silence_deliberate_panics();
     let _dog = common::watchdog();
     let queue = LeakOnPanic(Some(TimerQueue::new()));
-    let (ordinary, a) = around_a_panicking_drop(&queue);
+    let (ordinary, a) = around_a_panicking_drop(&queue, || {});
     let shutdown = panic::catch_unwind(AssertUnwindSafe(|| queue.shutdown()));
     let payload = shutdown.expect_err("shutdown() resumes the destructor's panic");
     assert!(message(&*payload).starts_with("deliberate"));
@@ -188,7 +209,7 @@ fn dropping_the_queue_after_a_panicked_drain_leaves_handles_safe() {
     silence_deliberate_panics();
     let _dog = common::watchdog();
     let queue = TimerQueue::new();
-    let (ordinary, _a) = around_a_panicking_drop(&queue);
+    let (ordinary, _a) = around_a_panicking_drop(&queue, || {});
     let _ = panic::catch_unwind(AssertUnwindSafe(|| queue.shutdown()));
     let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(queue)));
     if let Err(payload) = &dropped {
@@ -215,7 +236,7 @@ fn run_exit_drain_cancels_every_timer_past_a_panicking_destructor() {
     let _dog = common::watchdog();
     let (queue, driver) = driven();
     let queue = LeakOnPanic(Some(queue));
-    let (ordinary, a) = around_a_panicking_drop(&queue);
+    let (ordinary, a) = around_a_panicking_drop(&queue, || taken_by_the_driver(&queue));
     // Either thread may report the destructor's panic.
     let _ = panic::catch_unwind(AssertUnwindSafe(|| queue.shutdown()));
     let _ = common::join_within(driver, PATIENCE, "the driver thread after shutdown()");

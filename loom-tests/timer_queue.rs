@@ -5,7 +5,8 @@
 //! racing a schedule of an earlier timer (no lost wake-up, also on a second
 //! park) and a cancel
 //! message (the reclaim wake); shutdown racing schedule; a second driver;
-//! the queue dropped while a cancel is in flight.
+//! the queue dropped while a cancel is in flight; `len()` once `wait`
+//! returns for a cancelled or discarded timer.
 //!
 //! Loom has no time: the queue reads a model clock (`loom_clock::set`),
 //! and the models use `Duration::ZERO` (due at once), `Duration::MAX`
@@ -324,5 +325,51 @@ fn dropping_the_queue_waits_for_an_inflight_cancel() {
         assert_eq!(timer.state(), TimerState::Cancelled);
         let _ = cancelled; // either the cancel or the drop discarded it
         assert_eq!(count.load(Ordering::Relaxed), 0);
+    });
+}
+
+/// `len()` counts a cancelled timer out before anyone can see it finished:
+/// once `wait()` returns for a timer another thread cancelled, `len()` is 0.
+/// Today the canceller decrements `len` after its finishing CAS, so the
+/// waiter can see the old count.
+#[test]
+fn len_is_zero_once_wait_returns_for_a_cancel() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (_count, f) = counter();
+        let timer = queue.schedule(Duration::MAX, f); // never due
+        queue.fire_due(); // files it: the cancel sends a message
+        let t = timer.clone();
+        let canceller = thread::spawn(move || assert!(t.cancel()));
+        timer.wait();
+        assert_eq!(
+            queue.len(),
+            0,
+            "wait() returned for a cancelled timer that len() still counts"
+        );
+        canceller.join().unwrap();
+    });
+}
+
+/// The same for the shutdown drain: once `wait()` returns for a timer that
+/// another thread's `shutdown()` discarded, `len()` is 0. Today the drain
+/// decrements `len` after its cancelling CAS.
+#[test]
+fn len_is_zero_once_wait_returns_for_a_shutdown() {
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let (_count, f) = counter();
+        let timer = queue.schedule(Duration::MAX, f); // never due
+        let q = Arc::clone(&queue);
+        let stopper = thread::spawn(move || q.shutdown());
+        timer.wait();
+        assert_eq!(
+            queue.len(),
+            0,
+            "wait() returned for a discarded timer that len() still counts"
+        );
+        stopper.join().unwrap();
     });
 }

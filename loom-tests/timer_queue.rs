@@ -19,7 +19,7 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use rallypoint::{loom_clock, ScheduledTimer, TimerQueue, TimerState};
+use rallypoint::{loom_clock, loom_stall, ScheduledTimer, TimerQueue, TimerState};
 use std::time::Duration;
 
 #[path = "support/mod.rs"]
@@ -191,12 +191,13 @@ fn park_racing_an_earlier_schedule_never_loses_the_wake() {
 #[test]
 fn a_driver_parked_again_is_woken_again() {
     loom::model(|| {
-        // Two rounds of park-then-schedule. The first schedule lowers the
-        // driver's `sleep_until` to 0 and wakes it; the driver then parks
-        // again, storing "never" before its park CAS (Release). The second
-        // schedule must see that store through its push CAS (Acquire): a
-        // stale 0 says "the driver already wakes by then", so it would not
-        // wake a driver that sleeps forever (a loom deadlock).
+        // Two rounds of park-then-schedule. The first schedule wakes the
+        // driver and marks its park COVERED; the driver then parks again,
+        // starting a new epoch (COVERED clear) and storing "never" before
+        // its park CAS (Release). The second schedule must see both through
+        // its push CAS (Acquire): a stale COVERED says "the driver is
+        // already woken", so it would not wake a driver that sleeps forever
+        // (a loom deadlock).
         loom_clock::set(Duration::ZERO);
         let queue = Arc::new(TimerQueue::new());
         let q = Arc::clone(&queue);
@@ -371,5 +372,93 @@ fn len_is_zero_once_wait_returns_for_a_shutdown() {
             "wait() returned for a discarded timer that len() still counts"
         );
         stopper.join().unwrap();
+    });
+}
+
+#[test]
+fn a_stalled_waker_never_delays_another_schedules_wake() {
+    loom::model(|| {
+        // Two schedulers of timers due at once push while the driver parks
+        // untimed. One stalls for good right after it moved the driver's
+        // futex word on (a preempted thread that never runs again): the
+        // other must not count on it to finish the wake, but wake the
+        // driver itself (a deadlock otherwise). The old protocol (the first
+        // pusher lowers `sleep_until`, later ones compare with the lowered
+        // value and skip) deadlocks here.
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let q = Arc::clone(&queue);
+        let driver = thread::spawn(move || q.run());
+        let q = Arc::clone(&queue);
+        let stalled = thread::spawn(move || {
+            loom_stall::stall_my_wakes();
+            drop(q.schedule(Duration::ZERO, || {}));
+        });
+        let (count, f) = counter();
+        let timer = queue.schedule(Duration::ZERO, f);
+        timer.wait(); // only the driver, woken, can finish it
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        stalled.join().unwrap();
+        queue.shutdown();
+        driver.join().unwrap();
+    });
+}
+
+/// A waker that counts its wakes (a loom atomic in a std `Arc`).
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn an_earlier_schedule_wakes_the_driver_waker_racing_its_replacement() {
+    loom::model(|| {
+        // An event loop drove the queue with `fire_due` (nothing pending:
+        // it sleeps until woken) and now registers a new waker while
+        // another thread schedules a timer due at once. Whatever the
+        // interleaving, one of the two wakers is woken (the loop looks
+        // again), and loom checks the waker cell for concurrent access.
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let old = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let new = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        queue.set_driver_waker(&std::task::Waker::from(std::sync::Arc::clone(&old)));
+        assert_eq!(queue.fire_due(), None);
+        let q = Arc::clone(&queue);
+        let scheduler = thread::spawn(move || q.schedule(Duration::ZERO, || {}));
+        queue.set_driver_waker(&std::task::Waker::from(std::sync::Arc::clone(&new)));
+        let timer = scheduler.join().unwrap();
+        let woken = old.0.load(Ordering::Relaxed) + new.0.load(Ordering::Relaxed);
+        assert!(woken >= 1, "an earlier timer woke neither driver waker");
+        assert_eq!(queue.fire_due(), None);
+        assert!(timer.is_finished());
+    });
+}
+
+#[test]
+fn a_later_schedule_does_not_wake_the_driver_waker() {
+    loom::model(|| {
+        // The loop sleeps for a timer due at 10 ns; one due at 20 ns is not
+        // earlier and must not wake it (one wake per deadline).
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let waker = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        queue.set_driver_waker(&std::task::Waker::from(std::sync::Arc::clone(&waker)));
+        let first = queue.schedule(Duration::from_nanos(10), || {});
+        assert_eq!(queue.fire_due(), Some(Duration::from_nanos(10)));
+        let q = Arc::clone(&queue);
+        let later = thread::spawn(move || q.schedule(Duration::from_nanos(20), || {}))
+            .join()
+            .unwrap();
+        assert_eq!(waker.0.load(Ordering::Relaxed), 0);
+        loom_clock::set(Duration::from_nanos(20));
+        assert_eq!(queue.fire_due(), None);
+        assert!(first.is_finished() && later.is_finished());
     });
 }

@@ -690,3 +690,72 @@ fn a_timed_wait_on_a_timer_of_the_own_queue_from_a_callback_panics() {
         other.wait_timeout(Duration::from_millis(50));
     });
 }
+
+/// Unparks a thread and counts its wakes: an event loop's driver waker.
+#[cfg(feature = "std")]
+struct Unpark {
+    thread: thread::Thread,
+    wakes: AtomicUsize,
+}
+
+#[cfg(feature = "std")]
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// An event loop that drives the queue with `fire_due` and sleeps for the
+/// returned delay hears, through `set_driver_waker`, of a timer scheduled
+/// from another thread that is due before the one it sleeps for; a later
+/// one does not wake it (one wake per deadline). Before `set_driver_waker`
+/// a 10 ms timer scheduled while the loop slept toward 1 s fired ~900 ms
+/// late.
+#[cfg(feature = "std")]
+#[test]
+fn an_event_loop_hears_of_an_earlier_timer_through_its_driver_waker() {
+    let _watchdog = common::watchdog();
+    let queue = Arc::new(TimerQueue::new());
+    let far = queue.schedule(Duration::from_secs(1), || {});
+    let (started, fired_at) = (Instant::now(), Arc::new(OnceLock::new()));
+    let lp = Arc::clone(&queue);
+    let event_loop = thread::spawn(move || {
+        let waker = Arc::new(Unpark {
+            thread: thread::current(),
+            wakes: AtomicUsize::new(0),
+        });
+        let as_waker = std::task::Waker::from(Arc::clone(&waker));
+        let mut turns = 0;
+        while let Some(wait) = lp.fire_due() {
+            turns += 1;
+            lp.set_driver_waker(&as_waker);
+            thread::park_timeout(wait);
+        }
+        (turns, waker.wakes.load(Ordering::SeqCst))
+    });
+    // Let the loop fall asleep toward the 1 s timer, then schedule a later
+    // timer (no wake) and an earlier one (a wake).
+    thread::sleep(Duration::from_millis(100));
+    let later = queue.schedule(Duration::from_secs(2), || {});
+    let fa = Arc::clone(&fired_at);
+    let soon = queue.schedule(Duration::from_millis(10), move || {
+        let _ = fa.set(Instant::now());
+    });
+    assert!(soon.wait_timeout(PATIENCE), "the 10 ms timer never fired");
+    let late = fired_at.get().expect("fired").duration_since(started);
+    assert!(
+        late < Duration::from_millis(600),
+        "a 10 ms timer scheduled at 100 ms fired at {late:?}: the loop slept toward its 1 s timer"
+    );
+    assert!(!far.is_finished(), "the 1 s timer fired early");
+    far.cancel();
+    later.cancel();
+    queue.shutdown();
+    let (turns, wakes) = common::join_within(event_loop, PATIENCE, "the event loop");
+    assert!(wakes >= 1, "the driver waker was never woken");
+    assert!(turns <= 8, "{turns} turns for two deadlines and a shutdown");
+}

@@ -169,7 +169,7 @@ pub mod loom_clock {
 #[doc(hidden)]
 pub mod loom_stall {
     loom::thread_local! {
-        static STALLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+        static STALLED: core::cell::Cell<bool> = core::cell::Cell::new(false);
     }
 
     /// Makes the calling model thread's later driver wakes stall.
@@ -1163,16 +1163,18 @@ impl TimerQueue {
     /// thread instead of resuming it.
     fn shutdown_inner(&self) -> Option<Panic> {
         let shared = self.shared();
-        let (_, tok) = shared.inbox.shutdown();
-        if let Some(tok) = tok {
-            return Driving::with(shared, tok).finish();
+        let (first, tok) = shared.inbox.shutdown();
+        let drained_here = tok.is_some();
+        let panic = tok.and_then(|tok| Driving::with(shared, tok).finish());
+        if first {
+            // `run` returns; an event loop's waker hears of it.
+            shared.wake_driver();
         }
-        shared.wake_driver();
         let without_std = cfg!(not(all(feature = "std", not(loom))));
-        if !without_std && !current::drives(shared) {
+        if !drained_here && !without_std && !current::drives(shared) {
             shared.wait_drained();
         }
-        None
+        panic
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called (or the queue is

@@ -377,7 +377,12 @@ fn len_is_zero_once_wait_returns_for_a_shutdown() {
 
 #[test]
 fn a_stalled_waker_never_delays_another_schedules_wake() {
-    loom::model(|| {
+    // Three threads and a driver loop: bound 2 keeps the model to seconds,
+    // and the stall itself needs no preemption (the mutant
+    // `tq-wake-marks-covered-before-waking` deadlocks at once).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
         // Two schedulers of timers due at once push while the driver parks
         // untimed. One stalls for good right after it moved the driver's
         // futex word on (a preempted thread that never runs again): the

@@ -24,9 +24,12 @@
 //! - **Waking the driver**: it publishes the instant it sleeps until, then
 //!   sets `PARKED` with a CAS that succeeds only on an empty inbox. A push
 //!   that sees `PARKED` compares its due time with that instant and wakes
-//!   the driver (a futex wake) only if it is earlier. A cancel wakes it only
-//!   once per [`RECLAIM_BATCH`] cancel messages, so that memory comes back
-//!   without a syscall per cancel.
+//!   the driver (a futex wake, and the waker of `set_driver_waker`) only if
+//!   it is earlier, and only if no wake of this park has completed yet
+//!   (`COVERED` in the futex word): a waker never counts on another one
+//!   that may be stalled. A cancel wakes it only once the cancelled nodes
+//!   add up to [`RECLAIM_BYTES`], so that memory comes back without a
+//!   syscall per cancel and without waiting for a due time.
 //!
 //! # Memory ordering
 //!

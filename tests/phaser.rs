@@ -310,6 +310,29 @@ fn reset_fails_waiters_and_tokens_of_the_phase_it_ends() {
     assert_eq!(phaser.wait(done), Ok(()));
 }
 
+/// Issue 19, item 9: one phase never mixes `Ok` and `Err`. A party parked
+/// in `arrive_and_wait` whose phase completed gets `Ok` even when two later
+/// phases are ended by `reset()` before it runs (it used to get
+/// `Err(Broken)`: the reset record kept only the latest reset).
+#[test]
+fn a_parked_party_of_a_completed_phase_gets_ok_after_two_resets() {
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
+        let phaser = Phaser::new(2);
+        thread::scope(|s| {
+            let party = s.spawn(|| phaser.arrive_and_wait_timeout(LONG));
+            poll("the party to arrive", || phaser.arrived() == 1);
+            thread::sleep(Duration::from_millis(2)); // Let it park.
+            let _ = phaser.arrive().unwrap(); // Completes phase 0.
+            for _ in 0..2 {
+                phaser.abort();
+                phaser.reset();
+            }
+            let theirs = party.join().unwrap();
+            assert!(theirs.is_ok(), "the parked party of phase 0 got {theirs:?}");
+        });
+    }
+}
+
 #[test]
 fn drop_to_zero_leaves_an_empty_usable_phaser() {
     let ran = AtomicUsize::new(0);

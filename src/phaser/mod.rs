@@ -31,6 +31,7 @@
 //!   (SAFETY.md, "Phaser: a late waiter learns what ended its phase").
 
 mod layout;
+mod readers;
 
 use crate::barrier::{BarrierAction, BarrierWaitResult, NoAction};
 use crate::error::BarrierError;
@@ -43,6 +44,7 @@ use layout::{
     arrived, invalid, is_open, next_phase, parties, phase, Word, ADVANCING, BROKEN, MAX_PARTIES,
     ONE_PARTY, RESETTING, SLEEPERS,
 };
+use readers::{Readers, Ticket};
 
 /// What [`Phaser::arrive`] returns: the phase the arrival was made in, to
 /// redeem with [`Phaser::wait`].
@@ -63,8 +65,10 @@ use layout::{
 #[must_use = "an arrival's token is how to wait for its phase"]
 pub struct ArrivalToken {
     phase: u32,
-    /// How many resets the phaser had made before this arrival (at most
-    /// that many: read before the arrival's CAS).
+    /// How many resets the phaser had made before this arrival: those
+    /// whose move to the next phase precedes the arrival's CAS (read
+    /// inside the arrival's transition, after the load that CAS decides
+    /// from).
     resets: u32,
 }
 
@@ -205,6 +209,9 @@ pub struct Phaser<A = NoAction> {
     /// the phase the latest one ended (low 32 bits). Written only by the
     /// reset that holds `RESETTING`.
     resets: AtomicU64,
+    /// The waits under way, by reset class, so that no reset overwrites a
+    /// record one of them still needs (`readers.rs`).
+    readers: Readers,
     action: A,
 }
 
@@ -279,6 +286,7 @@ impl<A> Phaser<A> {
                 state: AtomicU64::new(parties as Word * ONE_PARTY),
                 seq: AtomicU32::new(0),
                 resets: AtomicU64::new(0),
+                readers: Readers::new(),
                 action,
             }
         }
@@ -484,11 +492,17 @@ impl<A> Phaser<A> {
         // writer's store happens-before our claim (its Release store, its
         // AcqRel CAS, our AcqRel claim reading a later value).
         let count = (self.resets.load(Ordering::Relaxed) >> 32) as u32;
-        let record = (u64::from(count.wrapping_add(1)) << 32) | u64::from(phase(claimed));
+        let this = count.wrapping_add(1);
+        let record = (u64::from(this) << 32) | u64::from(phase(claimed));
+        // The record about to be overwritten (reset `count`'s) is the one
+        // the waits of tokens from before it still need: wait until every
+        // such wait has decided, refusing new ones (`readers.rs`).
+        self.readers.close(this);
         // Release: with the CAS below (AcqRel), a waiter whose Acquire load
         // sees the phase moved on also sees this record
         // (`Phaser::outcome`).
         self.resets.store(record, Ordering::Release);
+        self.readers.open(this);
         let moved = self.transition(|s| {
             (s & RESETTING != 0 && phase(s) == phase(claimed)).then(|| next_phase(s))
         });
@@ -543,13 +557,16 @@ impl<A> Phaser<A> {
         self.word().pause(s, timeout, backoff)
     }
 
-    /// The resets made so far, for a token (read before the arrival's CAS,
-    /// so it can only lag, which makes `outcome` more cautious, never
-    /// wrong).
+    /// The resets made so far. Exact inside a transition, after the
+    /// `Acquire` load of the value its CAS replaces: the reset record is
+    /// stored before the CAS that moves the phase on, so the load sees
+    /// every reset whose move precedes that value; and a reset that
+    /// follows it stores only after its claim, which acquires the arrival's
+    /// CAS, so the load cannot see that one (SAFETY.md, "Phaser: a late
+    /// waiter learns what ended its phase"). Elsewhere a guess.
     #[inline]
     fn resets_so_far(&self) -> u32 {
-        // Relaxed: a count only compared later; `outcome` reads the record
-        // again after synchronising with the state word.
+        // Relaxed: ordered by the state word's Acquire load before it (above).
         (self.resets.load(Ordering::Relaxed) >> 32) as u32
     }
 
@@ -606,7 +623,8 @@ impl<A: BarrierAction> Phaser<A> {
     /// assert_eq!(phaser.wait_timeout(token, std::time::Duration::ZERO), Err(rallypoint::BarrierError::TimedOut));
     /// ```
     pub fn arrive(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Stay, None).map(|(token, _)| token)
+        self.arrive_as(Arrival::Stay, None, None)
+            .map(|(token, _)| token)
     }
 
     /// Arrives at the current phase and leaves: the party count drops by
@@ -637,7 +655,8 @@ impl<A: BarrierAction> Phaser<A> {
     /// phaser.wait(token).unwrap();
     /// ```
     pub fn arrive_and_drop(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Drop, None).map(|(token, _)| token)
+        self.arrive_as(Arrival::Drop, None, None)
+            .map(|(token, _)| token)
     }
 
     /// Waits until `token`'s phase has completed; returns at once if it
@@ -755,7 +774,11 @@ impl<A: BarrierAction> Phaser<A> {
     }
 
     fn arrive_and_wait_until(&self, timeout: &Timeout) -> Result<BarrierWaitResult, BarrierError> {
-        let (token, old) = self.arrive_as(Arrival::Stay, Some(timeout))?;
+        // Counted from before the arrival until it has decided, so that no
+        // reset overwrites the record it may need (`readers.rs`); dropped
+        // (uncounted) on every return, and if the action unwinds.
+        let ticket = Ticket::none(&self.readers);
+        let (token, old) = self.arrive_as(Arrival::Stay, Some(timeout), Some(&ticket))?;
         let index = arrived(old);
         if index + 1 == parties(old) {
             // This arrival completed the phase (and advanced it).
@@ -769,19 +792,34 @@ impl<A: BarrierAction> Phaser<A> {
     /// the token and the word it replaced. `timeout` (only from
     /// `arrive_and_wait_timeout`) bounds the wait for a running action;
     /// if it passes there, the phaser breaks and this party gets
-    /// `TimedOut`, like a party that timed out in its phase.
+    /// `TimedOut`, like a party that timed out in its phase. `ticket`
+    /// (only from `arrive_and_wait`) is registered for the token's reset
+    /// count before the arrival is made: the CAS is refused until it is.
     fn arrive_as(
         &self,
         how: Arrival,
         timeout: Option<&Timeout>,
+        ticket: Option<&Ticket<'_>>,
     ) -> Result<(ArrivalToken, Word), BarrierError> {
         let backoff = Backoff::new();
-        let resets = self.resets_so_far();
+        if let Some(ticket) = ticket {
+            // A guess, checked in the transition; refusals are handled there.
+            let _ = ticket.enter(self.resets_so_far());
+        }
+        // The resets so far, read in the transition (exact for the
+        // successful CAS), and whether `ticket` failed to cover them.
+        let (resets, uncovered) = (Cell::new(0), Cell::new(false));
         // Whether this arrival completed the phase, and whether it also
         // advanced it in the same CAS.
         let (completed, advanced) = (Cell::new(false), Cell::new(false));
         let arrive = |s: Word| {
             if !is_open(s) || parties(s) == 0 {
+                return None;
+            }
+            // After the Acquire load of `s`, which this CAS decides from.
+            resets.set(self.resets_so_far());
+            if ticket.is_some_and(|t| !t.covers(resets.get())) {
+                uncovered.set(true);
                 return None;
             }
             let (new, complete) = match how {
@@ -800,6 +838,18 @@ impl<A: BarrierAction> Phaser<A> {
         let old = loop {
             match self.transition(arrive) {
                 Ok(old) => break old,
+                Err(_) if uncovered.replace(false) => {
+                    let ticket = ticket.expect("only a ticket is uncovered");
+                    // Refused while a reset closes that class: it holds
+                    // RESETTING until after it reopens it, so the phaser is
+                    // broken, as the arrival would find it, or that reset is
+                    // over and the next attempt is accepted (`readers.rs`).
+                    if !ticket.enter(resets.get())
+                        && self.word().load(Ordering::Acquire) & BROKEN != 0
+                    {
+                        return Err(BarrierError::Broken);
+                    }
+                }
                 Err(s) if s & BROKEN != 0 => return Err(BarrierError::Broken),
                 Err(s) if s & ADVANCING == 0 => {
                     panic!("Phaser: arrival with no registered parties (register first)")
@@ -816,7 +866,7 @@ impl<A: BarrierAction> Phaser<A> {
         };
         let token = ArrivalToken {
             phase: phase(old),
-            resets,
+            resets: resets.get(),
         };
         if completed.get() && !advanced.get() {
             self.run_action_and_advance(phase(old));
@@ -858,12 +908,20 @@ impl<A: BarrierAction> Phaser<A> {
     fn await_token(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
         let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
+        // Uncounted while the phase has ended at the first look (nothing to
+        // wait for); counted from the first look that finds it pending.
+        let ticket = Ticket::none(&self.readers);
         loop {
             // Acquire: pairs with the advance (or break, or reset) CAS that
             // ended the phase, so `Ok` carries its happens-before edge.
             let s = self.word().load(Ordering::Acquire);
             if let Some(outcome) = self.outcome(token, s) {
                 return outcome;
+            }
+            if !ticket.enter(token.resets) {
+                // A reset closes the class: reset `resets + 2` is under
+                // way, so the phase has ended. Look again (uncounted).
+                continue;
             }
             if timeout.has_passed(&backoff) {
                 return Err(BarrierError::TimedOut);
@@ -878,7 +936,8 @@ impl<A: BarrierAction> Phaser<A> {
     }
 
     /// A non-completing `arrive_and_wait(_timeout)`: wait for the phase to
-    /// end; a timeout breaks it, unless it is already complete.
+    /// end; a timeout breaks it, unless it is already complete. The caller
+    /// holds the ticket that counts this wait.
     fn await_phase(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
         let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
@@ -950,8 +1009,11 @@ mod tests {
 
     #[test]
     fn sizes() {
+        // The state word, the futex word, the reset record, the two waiter
+        // counts (SAFETY.md, "Phaser: a late waiter learns what ended its
+        // phase", argues the last 8 bytes).
         #[cfg(target_pointer_width = "64")]
-        assert!(core::mem::size_of::<Phaser>() <= 24);
+        assert!(core::mem::size_of::<Phaser>() <= 32);
         assert_eq!(core::mem::size_of::<ArrivalToken>(), 8);
     }
 

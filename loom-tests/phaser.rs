@@ -392,3 +392,32 @@ fn a_token_counts_only_the_resets_after_its_arrival() {
         }
     });
 }
+
+/// Issue 19, item 10: a timed party counted in a phase that an abort then
+/// breaks gets `TimedOut`, not `Broken`, when its own deadline has passed
+/// (under loom every finite deadline has), as `Barrier` does. No polling
+/// (a `yield_now` poll lets loom run the party's first look, which breaks
+/// the phase itself, before the abort): the abort races the arrival, and
+/// `counted`, read once the phase is broken, says which came first.
+#[test]
+fn a_timed_party_past_its_deadline_gets_timed_out_when_an_abort_breaks_its_phase() {
+    static COUNTED: support::BothOutcomes = support::BothOutcomes::new();
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let p = Arc::clone(&phaser);
+        let timed = thread::spawn(move || p.arrive_and_wait_timeout(Duration::from_secs(1)));
+        phaser.abort();
+        // Whether the party arrived before its phase broke (by this abort
+        // or by its own timeout): nothing can arrive in a broken phase, so
+        // `arrived` no longer changes.
+        let counted = phaser.arrived() == 1;
+        let result = timed.join().unwrap();
+        COUNTED.record(counted);
+        if counted {
+            assert_eq!(result, Err(BarrierError::TimedOut));
+        } else {
+            assert!(result.is_err(), "{result:?}");
+        }
+    });
+    COUNTED.assert_both("abort first", "arrival first");
+}

@@ -750,7 +750,10 @@ impl<A: BarrierAction> Phaser<A> {
     ///
     /// # Errors
     ///
-    /// [`BarrierError::TimedOut`] as above; otherwise as
+    /// [`BarrierError::TimedOut`] as above, and also when something else
+    /// (an abort, another party's timeout, a reset, a panicking action)
+    /// breaks the phase after this party's own timeout has elapsed, as
+    /// [`Barrier`](crate::Barrier) does; otherwise as
     /// [`arrive_and_wait`](Self::arrive_and_wait).
     ///
     /// # Panics
@@ -945,7 +948,15 @@ impl<A: BarrierAction> Phaser<A> {
             // Acquire: pairs with the CAS that ended the phase.
             let s = self.word().load(Ordering::Acquire);
             if let Some(outcome) = self.outcome(token, s) {
-                return outcome;
+                // Broken by someone else after this party's own deadline
+                // passed: `TimedOut` (API.md, Barrier 4; `Barrier::depart`).
+                return outcome.map_err(|e| {
+                    if timeout.has_expired() {
+                        BarrierError::TimedOut
+                    } else {
+                        e
+                    }
+                });
             }
             let complete = s & ADVANCING != 0;
             if !complete && timeout.has_passed(&backoff) {

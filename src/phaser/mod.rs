@@ -496,13 +496,12 @@ impl<A> Phaser<A> {
         let record = (u64::from(this) << 32) | u64::from(phase(claimed));
         // The record about to be overwritten (reset `count`'s) is the one
         // the waits of tokens from before it still need: wait until every
-        // such wait has decided, refusing new ones (`readers.rs`).
-        self.readers.close(this);
+        // such wait has decided (`readers.rs`).
+        self.readers.wait_clear(this);
         // Release: with the CAS below (AcqRel), a waiter whose Acquire load
         // sees the phase moved on also sees this record
         // (`Phaser::outcome`).
         self.resets.store(record, Ordering::Release);
-        self.readers.open(this);
         let moved = self.transition(|s| {
             (s & RESETTING != 0 && phase(s) == phase(claimed)).then(|| next_phase(s))
         });
@@ -806,8 +805,8 @@ impl<A: BarrierAction> Phaser<A> {
     ) -> Result<(ArrivalToken, Word), BarrierError> {
         let backoff = Backoff::new();
         if let Some(ticket) = ticket {
-            // A guess, checked in the transition; refusals are handled there.
-            let _ = ticket.enter(self.resets_so_far());
+            // A guess, checked in the transition.
+            ticket.enter(self.resets_so_far());
         }
         // The resets so far, read in the transition (exact for the
         // successful CAS), and whether `ticket` failed to cover them.
@@ -842,16 +841,11 @@ impl<A: BarrierAction> Phaser<A> {
             match self.transition(arrive) {
                 Ok(old) => break old,
                 Err(_) if uncovered.replace(false) => {
-                    let ticket = ticket.expect("only a ticket is uncovered");
-                    // Refused while a reset closes that class: it holds
-                    // RESETTING until after it reopens it, so the phaser is
-                    // broken, as the arrival would find it, or that reset is
-                    // over and the next attempt is accepted (`readers.rs`).
-                    if !ticket.enter(resets.get())
-                        && self.word().load(Ordering::Acquire) & BROKEN != 0
-                    {
-                        return Err(BarrierError::Broken);
-                    }
+                    // A reset moved the count since the guess: register
+                    // under the count read, then try again.
+                    ticket
+                        .expect("only a ticket is uncovered")
+                        .enter(resets.get());
                 }
                 Err(s) if s & BROKEN != 0 => return Err(BarrierError::Broken),
                 Err(s) if s & ADVANCING == 0 => {
@@ -921,11 +915,8 @@ impl<A: BarrierAction> Phaser<A> {
             if let Some(outcome) = self.outcome(token, s) {
                 return outcome;
             }
-            if !ticket.enter(token.resets) {
-                // A reset closes the class: reset `resets + 2` is under
-                // way, so the phase has ended. Look again (uncounted).
-                continue;
-            }
+            // Counted from here on, before the next look decides.
+            ticket.enter(token.resets);
             if timeout.has_passed(&backoff) {
                 return Err(BarrierError::TimedOut);
             }

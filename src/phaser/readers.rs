@@ -11,31 +11,31 @@
 //! before its arrival (`arrive_and_wait`) or from its first look at a phase
 //! still pending (`wait`, `wait_timeout`) until it has decided, in the
 //! class `r % 2` of its token; and reset `k`, before it stores its record,
-//! closes class `k % 2` (new registrations there are refused) and waits
-//! until that class is empty. Class `k % 2` holds the tokens of `k - 2`
-//! resets, the ones whose record reset `k` is about to overwrite, and
-//! never a waiter of a phase still pending (its token would count `k - 1`
-//! resets, the other class). Every such waiter's phase has ended, so it
-//! only has to run to decide and leave: the reset waits for no cycle.
+//! waits until class `k % 2` is empty ([`Readers::wait_clear`]). That class
+//! holds the waits of tokens of `k - 2` resets, whose record reset `k` is
+//! about to overwrite, and never a wait of a phase still pending (its token
+//! counts `k - 1` resets: the other class). Every wait it holds has its
+//! phase ended, so it only has to run to decide and leave: the reset waits
+//! for no cycle.
 //!
-//! Registrations are refused while the class closes, so a registration and
-//! a closing are ordered by the class word's modification order: the reset
-//! either counts the waiter, or the waiter learns (refused) that reset
-//! `r + 2` is under way and decides as a late waiter. SAFETY.md, "Phaser: a
-//! late waiter learns what ended its phase", has the proof; its cost is two
-//! RMWs on this word per `arrive_and_wait` (and per `wait` that has to
-//! wait), and a reset that waits for stragglers of its class.
+//! A registration of `arrive_and_wait` happens-before its arrival, which
+//! happens-before any later reset's claim, so that reset's check sees it.
+//! One made by a `wait` after its first look may come too late for reset
+//! `r + 2`'s check; it then sees that reset's record (count `r + 2`) and
+//! decides as a late waiter, cautiously (`Phaser::outcome`). SAFETY.md,
+//! "Phaser: a late waiter learns what ended its phase", has the proof; the
+//! cost is two RMWs on a class word per `arrive_and_wait` (and per `wait`
+//! that has to wait), and a reset that may wait for stragglers of its
+//! class.
 
 use crate::futex;
 use crate::sync::{AtomicU32, Ordering};
 use core::cell::Cell;
 
-/// A reset waits in [`Readers::close`] for this class to empty.
+/// A reset waits in [`Readers::wait_clear`] for this class to empty.
 const WAITING: u32 = 1 << 31;
-/// A reset is closing this class: registrations are refused.
-const CLOSING: u32 = 1 << 30;
 /// The number of registered waits.
-const COUNT: u32 = CLOSING - 1;
+const COUNT: u32 = WAITING - 1;
 
 /// The class of a token that counted `resets` resets at its arrival.
 #[inline]
@@ -44,7 +44,7 @@ const fn class(resets: u32) -> usize {
 }
 
 /// Registered waits per reset class (module docs); each word is also the
-/// futex word of a reset blocked in [`Readers::close`].
+/// futex word of a reset blocked in [`Readers::wait_clear`].
 #[derive(Debug)]
 pub(super) struct Readers {
     classes: [AtomicU32; 2],
@@ -59,80 +59,55 @@ impl Readers {
         }
     }
 
-    /// Counts a wait whose token counts `resets`; `false` (nothing
-    /// counted) while reset `resets + 2` (or a later one of the class)
-    /// closes its class.
-    fn enter(&self, resets: u32) -> bool {
-        let word = &self.classes[class(resets)];
-        // Acquire, here and on the CAS's failure: a refusal is decided from
-        // CLOSING, which the closing reset set after storing the record of
-        // the reset before it; the caller then reads that record.
-        let mut v = word.load(Ordering::Acquire);
-        loop {
-            if v & CLOSING != 0 {
-                return false;
-            }
-            debug_assert!(v & COUNT < COUNT, "Phaser: waiter count overflow");
-            // Relaxed on success: a closing reset's RMW on this word sees
-            // the count by the word's modification order alone; what the
-            // reset must not overwrite is ordered by `leave`'s Release.
-            match word.compare_exchange_weak(v, v + 1, Ordering::Relaxed, Ordering::Acquire) {
-                Ok(_) => return true,
-                Err(now) => v = now,
-            }
-        }
+    /// Counts a wait whose token counts `resets`.
+    fn enter(&self, resets: u32) {
+        // Relaxed: `arrive_and_wait`'s arrival CAS that follows (AcqRel)
+        // publishes it to any later reset, whose claim acquires that CAS
+        // (through the release sequence of RMWs on the state word) before
+        // it reads this counter in `wait_clear`. A `wait`'s registration
+        // needs no edge: if a reset misses it, the wait reads that reset's
+        // record and answers cautiously (module docs).
+        let old = self.classes[class(resets)].fetch_add(1, Ordering::Relaxed);
+        debug_assert!(old & COUNT < COUNT, "Phaser: waiter count overflow");
     }
 
     /// Ends a registration of class `class(resets)`.
     fn leave(&self, resets: u32) {
         let word = &self.classes[class(resets)];
-        // Release pairs with the Acquire in `close`: every read this waiter
-        // made of the state word and the record happens-before the record
-        // store that follows the close, so none of them can see it.
+        // Release pairs with the Acquire load in `wait_clear`: every read
+        // this waiter made of the state word and the record happens-before
+        // the record store that follows, so none of them can see it.
         let old = word.fetch_sub(1, Ordering::Release);
         debug_assert!(old & COUNT != 0, "Phaser: waiter count underflow");
-        if old & (WAITING | COUNT) == WAITING | 1 {
+        if old == WAITING | 1 {
             // The last one out, and a reset blocks on this class.
             word.fetch_and(!WAITING, Ordering::Relaxed);
             futex::wake_all(word);
         }
     }
 
-    /// Reset number `resets` is about to store its record: refuses new
-    /// registrations of its class and blocks until the class is empty (the
-    /// waits whose tokens counted `resets - 2` resets have decided).
-    pub(super) fn close(&self, resets: u32) {
+    /// Reset number `resets` is about to store its record: blocks until
+    /// every wait registered in its class (the waits whose tokens counted
+    /// `resets - 2` resets, module docs) has decided.
+    pub(super) fn wait_clear(&self, resets: u32) {
         let word = &self.classes[class(resets)];
-        // AcqRel: the Release half orders the previous reset's record
-        // store (read by the refused, see `enter`) before CLOSING; the
-        // Acquire half pairs with `leave`'s Release if the count is
-        // already 0.
-        let mut v = word.fetch_or(CLOSING, Ordering::AcqRel) | CLOSING;
-        debug_assert!(v & WAITING == 0, "Phaser: two resets closed one class");
-        while v & COUNT != 0 {
+        loop {
+            // Acquire pairs with the Release decrement in `leave`.
+            let v = word.load(Ordering::Acquire);
+            if v & COUNT == 0 {
+                return;
+            }
             if v & WAITING == 0
                 && word
                     .compare_exchange(v, v | WAITING, Ordering::Acquire, Ordering::Relaxed)
                     .is_err()
             {
-                // Acquire pairs with the Release decrement in `leave`.
-                v = word.load(Ordering::Acquire);
                 continue;
             }
             // `leave` wakes after clearing WAITING; a wait that enters the
             // kernel after that sees a changed word and returns at once.
             futex::wait(word, v | WAITING, None);
-            v = word.load(Ordering::Acquire);
         }
-    }
-
-    /// Reset number `resets` has stored its record: registrations of its
-    /// class are accepted again.
-    pub(super) fn open(&self, resets: u32) {
-        // Release: a registration refused meanwhile retries after reading
-        // the new record (`enter`'s Acquire).
-        let old = self.classes[class(resets)].fetch_and(!CLOSING, Ordering::Release);
-        debug_assert!(old & CLOSING != 0, "Phaser: opened a class nobody closed");
     }
 }
 
@@ -155,18 +130,13 @@ impl<'a> Ticket<'a> {
         }
     }
 
-    /// Registers under `resets` (after leaving any other registration);
-    /// `false` if refused: a reset closes that class.
-    pub(super) fn enter(&self, resets: u32) -> bool {
-        if self.resets.get() == Some(resets) {
-            return true;
-        }
-        self.leave();
-        let entered = self.readers.enter(resets);
-        if entered {
+    /// Registers under `resets`, leaving any other registration.
+    pub(super) fn enter(&self, resets: u32) {
+        if self.resets.get() != Some(resets) {
+            self.leave();
+            self.readers.enter(resets);
             self.resets.set(Some(resets));
         }
-        entered
     }
 
     /// Whether this registration covers a token that counted `resets`.
@@ -196,42 +166,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_class_closes_only_once_its_last_registration_leaves() {
+    fn a_class_clears_only_once_its_last_registration_leaves() {
         let readers = Readers::new();
         for n in 1..=3u32 {
             for _ in 0..n {
-                assert!(readers.enter(1));
+                readers.enter(1);
             }
-            assert!(readers.enter(2), "the other class");
-            readers.leave(2);
+            readers.enter(2);
             for _ in 0..n {
+                assert_ne!(readers.classes[1].load(Ordering::Relaxed) & COUNT, 0);
                 readers.leave(3); // Same class as 1.
             }
-            readers.close(5); // Returns at once: class 1 is empty.
-            assert!(!readers.enter(7), "refused while closing");
-            assert!(readers.enter(6), "the other class stays open");
-            readers.leave(6);
-            readers.open(5);
-            assert!(readers.enter(7), "accepted again");
-            readers.leave(7);
+            readers.wait_clear(5); // Returns at once: class 1 is empty.
+            assert_eq!(
+                readers.classes[0].load(Ordering::Relaxed),
+                1,
+                "the other class"
+            );
+            readers.leave(0);
         }
     }
 
     #[test]
-    fn close_waits_for_the_last_registration() {
+    fn wait_clear_blocks_until_the_last_registration_leaves() {
         let readers = Readers::new();
-        assert!(readers.enter(0));
-        assert!(readers.enter(2));
+        readers.enter(0);
+        readers.enter(2);
         std::thread::scope(|s| {
-            let closer = s.spawn(|| readers.close(4));
+            let clearing = s.spawn(|| readers.wait_clear(4));
             std::thread::sleep(core::time::Duration::from_millis(20));
             readers.leave(0);
             std::thread::sleep(core::time::Duration::from_millis(20));
-            assert!(!closer.is_finished(), "closed with a registration left");
+            assert!(!clearing.is_finished(), "cleared with a registration left");
             readers.leave(2);
-            closer.join().unwrap();
+            clearing.join().unwrap();
         });
-        readers.open(4);
+        assert_eq!(
+            readers.classes[0].load(Ordering::Relaxed),
+            0,
+            "WAITING cleared"
+        );
     }
 
     #[test]
@@ -240,12 +214,20 @@ mod tests {
         {
             let ticket = Ticket::none(&readers);
             assert!(!ticket.covers(0));
-            assert!(ticket.enter(0) && ticket.covers(0));
-            assert!(ticket.enter(1) && ticket.covers(1) && !ticket.covers(0));
+            ticket.enter(0);
+            assert!(ticket.covers(0));
+            ticket.enter(1);
+            assert!(ticket.covers(1) && !ticket.covers(0));
+            assert_eq!(
+                readers.classes[0].load(Ordering::Relaxed),
+                0,
+                "left on moving"
+            );
         }
-        readers.close(2); // Class 0: left when the ticket moved.
-        readers.open(2);
-        readers.close(3); // Class 1: left when the ticket dropped.
-        readers.open(3);
+        assert_eq!(
+            readers.classes[1].load(Ordering::Relaxed),
+            0,
+            "left on drop"
+        );
     }
 }

@@ -333,6 +333,29 @@ fn a_parked_party_of_a_completed_phase_gets_ok_after_two_resets() {
     }
 }
 
+/// Issue 19, item 9, for a token: a party already waiting on its token when
+/// its phase completes gets `Ok` even when two later phases are ended by
+/// `reset()` before it runs.
+#[test]
+fn a_parked_token_waiter_of_a_completed_phase_gets_ok_after_two_resets() {
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
+        let phaser = Phaser::new(2);
+        thread::scope(|s| {
+            let token = phaser.arrive().unwrap();
+            let phaser = &phaser;
+            let waiter = s.spawn(move || phaser.wait_timeout(token, LONG));
+            thread::sleep(Duration::from_millis(2)); // Let it park.
+            let _ = phaser.arrive().unwrap(); // Completes phase 0.
+            for _ in 0..2 {
+                phaser.abort();
+                phaser.reset();
+            }
+            let theirs = waiter.join().unwrap();
+            assert_eq!(theirs, Ok(()), "the parked token waiter of phase 0");
+        });
+    }
+}
+
 #[test]
 fn drop_to_zero_leaves_an_empty_usable_phaser() {
     let ran = AtomicUsize::new(0);

@@ -356,6 +356,33 @@ fn a_parked_token_waiter_of_a_completed_phase_gets_ok_after_two_resets() {
     }
 }
 
+/// Issue 19, item 11 (the misuse table): a token of another phaser is
+/// meaningless but safe. For a phase number this phaser has not reached it
+/// returns at once (the table once said it waited); for this phaser's
+/// current phase number it waits for that phase.
+#[test]
+fn a_token_of_another_phaser_returns_at_once_unless_its_phase_is_current() {
+    let other = Phaser::new(1);
+    for _ in 0..3 {
+        let _ = other.arrive().unwrap();
+    }
+    let ahead = other.arrive().unwrap(); // Phase 3.
+    let phaser = Phaser::new(2);
+    assert_eq!(phaser.phase(), 0);
+    let start = Instant::now();
+    let _ = phaser.wait_timeout(ahead, LONG); // Any outcome; at once.
+    assert!(
+        start.elapsed() < LONG / 2,
+        "waited for a phase never reached"
+    );
+    let current = Phaser::new(1).arrive().unwrap(); // Phase 0: current here.
+    assert_eq!(
+        phaser.wait_timeout(current, Duration::from_millis(10)),
+        Err(BarrierError::TimedOut),
+        "phase 0 is pending here"
+    );
+}
+
 #[test]
 fn drop_to_zero_leaves_an_empty_usable_phaser() {
     let ran = AtomicUsize::new(0);

@@ -196,7 +196,7 @@ impl ArrivalToken {
 /// | more than [`MAX_PARTIES`](Phaser::MAX_PARTIES) parties (`new`, `register`, `register_many`) | panics, naming the problem; nothing changes |
 /// | more arrivals in a phase than parties | the extra ones belong to the next phase (they count there) |
 /// | `wait` on a token of an earlier phase | returns at once with how that phase ended |
-/// | `wait` on a token of another phaser | meaningless but safe: returns once that phase number has passed (or is broken) |
+/// | `wait` on a token of another phaser | meaningless but safe: it returns at once, with an arbitrary outcome, unless the token's phase number is this phaser's current phase, which it then waits for like a token of that phase |
 /// | the action panics | the phase's waiters get `Err(Broken)`, the panic resumes in the completing thread |
 /// | `abort`/`reset` while the action runs | that phase still completes `Ok`; `abort` breaks the next one |
 /// | the action itself calls `arrive*` or `register` | blocks for good: that call waits for the advance, which waits for the action (Java's `onAdvance` has the same rule); `abort`, `reset` and the snapshots are fine there |
@@ -450,7 +450,10 @@ impl<A> Phaser<A> {
     /// Returns the phaser to an unbroken state with the same parties and
     /// no arrivals, in a fresh phase. Threads waiting for the phase it ends
     /// get [`BarrierError::Broken`] promptly; a token of that phase
-    /// redeemed later gets `Err(Broken)` too.
+    /// redeemed later gets `Err(Broken)` too. Threads waiting for a phase
+    /// that completed earlier keep their `Ok`, however many resets follow:
+    /// a `reset` that would overwrite the record one of them needs waits
+    /// until it has read it (it is already free to return).
     ///
     /// A phase with arrivals is broken first (its waiters fail); a phaser
     /// that is neither broken nor has arrivals is left alone. If the action
@@ -666,7 +669,14 @@ impl<A: BarrierAction> Phaser<A> {
     /// [`BarrierError::Broken`] if the token's phase was broken (abort, a
     /// timed-out [`arrive_and_wait_timeout`](Self::arrive_and_wait_timeout),
     /// a panicking action, a [`reset`](Self::reset)). A phase that
-    /// completed stays `Ok` for its tokens, even if the phaser broke later.
+    /// completed stays `Ok` for a wait already waiting when it completed,
+    /// and for a wait begun later, however many phases passed, as long as
+    /// fewer than two [`reset`](Self::reset)s (that ended a phase) were made
+    /// between the arrival and the start of the wait. A token first
+    /// redeemed after two or more such resets gets `Err(Broken)` even if
+    /// its phase completed: the phaser keeps a bounded record of resets,
+    /// and answers cautiously, never `Ok` for a phase that broke (SAFETY.md,
+    /// "Phaser: a late waiter learns what ended its phase").
     ///
     /// # Examples
     ///

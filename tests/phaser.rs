@@ -335,25 +335,37 @@ fn a_parked_party_of_a_completed_phase_gets_ok_after_two_resets() {
 
 /// Issue 19, item 9, for a token: a party already waiting on its token when
 /// its phase completes gets `Ok` even when two later phases are ended by
-/// `reset()` before it runs.
+/// `reset()` before it runs. A waiter that only starts after the two
+/// resets is a late redemption (cautious `Err` allowed, documented), so a
+/// round checks only a waiter that saw phase 0 just before its wait; on a
+/// loaded machine a few rounds may start late, but not all.
 #[test]
 fn a_parked_token_waiter_of_a_completed_phase_gets_ok_after_two_resets() {
-    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
+    let rounds = if cfg!(miri) { 2 } else { 20 };
+    let mut checked = 0;
+    for _ in 0..rounds {
         let phaser = Phaser::new(2);
         thread::scope(|s| {
             let token = phaser.arrive().unwrap();
             let phaser = &phaser;
-            let waiter = s.spawn(move || phaser.wait_timeout(token, LONG));
-            thread::sleep(Duration::from_millis(2)); // Let it park.
+            let waiter = s.spawn(move || {
+                let early = phaser.phase() == 0;
+                (early, phaser.wait_timeout(token, LONG))
+            });
+            thread::sleep(Duration::from_millis(5)); // Let it park.
             let _ = phaser.arrive().unwrap(); // Completes phase 0.
             for _ in 0..2 {
                 phaser.abort();
                 phaser.reset();
             }
-            let theirs = waiter.join().unwrap();
-            assert_eq!(theirs, Ok(()), "the parked token waiter of phase 0");
+            let (early, theirs) = waiter.join().unwrap();
+            if early {
+                checked += 1;
+                assert_eq!(theirs, Ok(()), "the parked token waiter of phase 0");
+            }
         });
     }
+    assert!(checked > 0, "no waiter started before the resets");
 }
 
 /// Issue 19, item 11 (the misuse table): a token of another phaser is

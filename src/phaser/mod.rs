@@ -29,6 +29,9 @@
 //!   word, `resets` (Release store, before the CAS that moves the phase on),
 //!   so that a waiter that looks only later still learns its phase broke
 //!   (SAFETY.md, "Phaser: a late waiter learns what ended its phase").
+//!   A token carries the reset count read inside its arrival's transition;
+//!   waits are counted by that count's parity (`readers.rs`), and a reset
+//!   waits for the waits whose record it would overwrite before storing.
 
 mod layout;
 mod readers;

@@ -93,7 +93,10 @@ impl ArrivalToken {
 /// released.
 ///
 /// Lock-free and allocation-free: the state is one `AtomicU64`, waiters
-/// spin briefly and then park on a futex word.
+/// spin briefly and then park on a futex word. One exception to "never
+/// waits for another thread" outside the waits themselves: a
+/// [`reset`](Self::reset) that would overwrite the record a waiting party
+/// still needs waits until that party has read it.
 ///
 /// # How it compares
 ///

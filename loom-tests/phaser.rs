@@ -324,3 +324,100 @@ fn panicking_action_breaks_its_phase() {
         assert!(phaser.is_broken());
     });
 }
+
+/// Issue 19, item 9: a party of `arrive_and_wait` whose phase completed
+/// gets `Ok`, however many later phases `reset()` ends before it looks.
+/// Its arrival races the first reset (so it may arrive in phase 0, be
+/// failed by that reset, or arrive in phase 1 after it); if phase 1
+/// completed before the second abort, its party must get `Ok`, even if it
+/// runs only after two more resets. With no preemption at all loom runs the
+/// woken party last.
+#[test]
+fn a_party_released_before_two_resets_still_gets_ok() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let p = Arc::clone(&phaser);
+        let party = thread::spawn(move || p.arrive_and_wait());
+        phaser.abort();
+        phaser.reset();
+        let mine = phaser.arrive().unwrap();
+        // Phase `mine.phase()` completed iff the phase moved past it before
+        // the abort below (which then breaks the phase after it).
+        let completed = phaser.phase() != mine.phase();
+        phaser.abort();
+        phaser.reset();
+        phaser.abort();
+        phaser.reset();
+        phaser.abort(); // A party that arrives only now must not wait alone.
+        let theirs = party.join().unwrap();
+        if completed {
+            assert!(
+                theirs.is_ok(),
+                "a party of a completed phase got {theirs:?}"
+            );
+        }
+    });
+}
+
+/// Issue 19, item 9: a token counts only the resets made after its
+/// arrival. `arrive` once read the reset count before its CAS (and before
+/// waiting out a running action): a reset in between made the count lag,
+/// and one more reset after the phase completed then turned `Ok` into
+/// `Err(Broken)`. One party, so every arrival completes its phase.
+#[test]
+fn a_token_counts_only_the_resets_after_its_arrival() {
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::with_action(1, || {}));
+        let p = Arc::clone(&phaser);
+        let other = thread::spawn(move || p.arrive());
+        let _ = phaser.arrive().unwrap();
+        phaser.abort();
+        // Broken: no arrival can move the phase; this is the one the reset ends.
+        let first = phaser.phase();
+        phaser.reset();
+        let Ok(token) = other.join().unwrap() else {
+            return; // Arrived while broken: refused, nothing to check.
+        };
+        phaser.abort();
+        phaser.reset();
+        let outcome = phaser.wait(token);
+        if token.phase() > first {
+            // Arrived after the first reset: only the second one follows it,
+            // and that one ended a later phase.
+            assert_eq!(
+                outcome,
+                Ok(()),
+                "token {token:?}: one reset since, of a later phase"
+            );
+        }
+    });
+}
+
+/// Issue 19, item 10: a timed party counted in a phase that an abort then
+/// breaks gets `TimedOut`, not `Broken`, when its own deadline has passed
+/// (under loom every finite deadline has), as `Barrier` does. No polling
+/// (a `yield_now` poll lets loom run the party's first look, which breaks
+/// the phase itself, before the abort): the abort races the arrival, and
+/// `counted`, read once the phase is broken, says which came first.
+#[test]
+fn a_timed_party_past_its_deadline_gets_timed_out_when_an_abort_breaks_its_phase() {
+    static COUNTED: support::BothOutcomes = support::BothOutcomes::new();
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let p = Arc::clone(&phaser);
+        let timed = thread::spawn(move || p.arrive_and_wait_timeout(Duration::from_secs(1)));
+        phaser.abort();
+        // Whether the party arrived before its phase broke (by this abort
+        // or by its own timeout): nothing can arrive in a broken phase, so
+        // `arrived` no longer changes.
+        let counted = phaser.arrived() == 1;
+        let result = timed.join().unwrap();
+        COUNTED.record(counted);
+        if counted {
+            assert_eq!(result, Err(BarrierError::TimedOut));
+        } else {
+            assert!(result.is_err(), "{result:?}");
+        }
+    });
+    COUNTED.assert_both("abort first", "arrival first");
+}

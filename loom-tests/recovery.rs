@@ -163,14 +163,30 @@ fn timeout_wakes_a_parked_untimed_party() {
 /// A timed party that was counted in a generation which something else
 /// then broke gets `TimedOut`, not `Broken`, when its own deadline has
 /// passed (under loom, every finite deadline has).
+///
+/// The break (here a `reset()`) is the main thread's first step after the
+/// spawn, with no polling in between: a `yield_now` poll for "counted" (as
+/// this model once had, before an `abort()`) let loom run the timed party's
+/// first look, which breaks the generation itself, before the break every
+/// time, so `depart()` made to return `Broken` always passed (issue 19,
+/// item 12). An untimed party counted first makes the reset a write
+/// whenever it comes, and a reset, unlike an abort, never refuses the timed
+/// party's arrival (it waits for the fresh generation instead), so every
+/// execution must answer `TimedOut`: reset before the arrival (the party
+/// waits at `RESETTING`, then times out), between the arrival and its first
+/// look (it departs from the failed generation: the case this model is
+/// for), or after it broke the generation itself.
 #[test]
 fn a_broken_party_whose_deadline_passed_gets_timed_out() {
     loom::model(|| {
         let barrier = Arc::new(Barrier::new(3));
         let b = Arc::clone(&barrier);
+        let untimed = thread::spawn(move || b.wait());
+        until(|| barrier.n_waiting() == 1);
+        let b = Arc::clone(&barrier);
         let timed = thread::spawn(move || b.wait_timeout(Duration::from_secs(1)));
-        until(|| barrier.n_waiting() == 1 || barrier.is_broken());
-        barrier.abort();
+        barrier.reset();
         assert_eq!(timed.join().unwrap(), Err(BarrierError::TimedOut));
+        assert_eq!(untimed.join().unwrap(), Err(BarrierError::Broken));
     });
 }

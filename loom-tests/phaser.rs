@@ -421,3 +421,33 @@ fn a_timed_party_past_its_deadline_gets_timed_out_when_an_abort_breaks_its_phase
     });
     COUNTED.assert_both("abort first", "arrival first");
 }
+
+/// Issue 19, item 9, a token's wait: it is counted from its first look that
+/// finds the phase pending, and the reset that would overwrite the record
+/// it needs waits for it. Racing a completion and two resets, the wait
+/// never deadlocks with the waiting reset and answers `Ok` (counted in
+/// time, or looking before the second reset) or the cautious `Err(Broken)`
+/// (its first look came after the second reset: a late redemption); both
+/// occur. Its phase completed, so nothing else is allowed.
+#[test]
+fn a_token_wait_racing_two_resets_is_counted_or_late() {
+    static OK: support::BothOutcomes = support::BothOutcomes::new();
+    loom::model(|| {
+        let phaser = Arc::new(Phaser::new(2));
+        let token = phaser.arrive().unwrap();
+        let p = Arc::clone(&phaser);
+        let waiter = thread::spawn(move || p.wait(token));
+        let _ = phaser.arrive().unwrap(); // Completes phase 0.
+        phaser.abort();
+        phaser.reset();
+        phaser.abort();
+        phaser.reset();
+        let outcome = waiter.join().unwrap();
+        assert!(
+            matches!(outcome, Ok(()) | Err(BarrierError::Broken)),
+            "{outcome:?}"
+        );
+        OK.record(outcome.is_ok());
+    });
+    OK.assert_both("late (cautious Err)", "Ok");
+}

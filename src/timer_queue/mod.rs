@@ -1083,18 +1083,23 @@ impl TimerQueue {
     ///
     /// let queue = Arc::new(TimerQueue::new());
     /// let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// let _hour = queue.schedule(Duration::from_secs(3600), || {});
+    /// let mut wait = queue.fire_due().unwrap(); // the loop would sleep for an hour...
+    /// assert!(wait > Duration::from_secs(3500));
     /// queue.set_driver_waker(&waker);
-    /// queue.schedule(Duration::from_secs(3600), || {}); // the loop sleeps for an hour...
     /// let soon = {
     ///     let queue = Arc::clone(&queue);
     ///     std::thread::spawn(move || queue.schedule(Duration::from_millis(1), || {}))
     ///         .join()
     ///         .unwrap()
     /// };
-    /// while !soon.is_finished() {
-    ///     let wait = queue.fire_due().unwrap();
+    /// loop {
+    ///     std::thread::park_timeout(wait); // ...but the 1 ms timer unparked it
+    ///     wait = queue.fire_due().unwrap();
+    ///     if soon.is_finished() {
+    ///         break;
+    ///     }
     ///     queue.set_driver_waker(&waker);
-    ///     std::thread::park_timeout(wait); // ...but the 1 ms timer unparks it
     /// }
     /// ```
     pub fn set_driver_waker(&self, waker: &core::task::Waker) {

@@ -257,7 +257,9 @@ fn a_lone_cancelled_timers_memory_comes_back_before_its_due_time() {
     let timer = queue.schedule(Duration::from_secs(4), move || {
         std::hint::black_box(&big);
     });
-    assert!(LIVE.load(Ordering::SeqCst) - base >= BIG as isize);
+    // The node is counted (other threads may free a few bytes meanwhile:
+    // the warm-up node's last reference, a platform's thread-local data).
+    assert!(LIVE.load(Ordering::SeqCst) - base > (BIG / 2) as isize);
     thread::sleep(Duration::from_millis(50)); // the driver files it and sleeps
     assert!(timer.cancel());
     let cancelled = Instant::now();

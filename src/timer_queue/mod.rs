@@ -267,6 +267,7 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
 
 /// Drops a caught payload on a path that must go on (its destructor is
 /// user code too: a panic there is caught and the second payload leaked).
+#[cfg(feature = "std")]
 fn discard_panic(p: Option<Panic>) {
     if let Some(p) = p {
         if let Err(again) = catch(move || drop(p)) {
@@ -275,7 +276,16 @@ fn discard_panic(p: Option<Panic>) {
     }
 }
 
+/// Without `std` nothing is caught, so there is nothing to drop.
+#[cfg(not(feature = "std"))]
+fn discard_panic(p: Option<Panic>) {
+    if let Some(p) = p {
+        match p {}
+    }
+}
+
 /// Keeps the first of several caught panics.
+#[cfg(feature = "std")]
 fn keep_first(first: &mut Option<Panic>, p: Panic) {
     if first.is_none() {
         *first = Some(p);
@@ -647,10 +657,17 @@ impl Shared {
 
     fn drain(&self, tok: &Token<'_>) -> Option<Panic> {
         self.take_inbox(tok);
+        #[cfg_attr(not(feature = "std"), allow(unused_mut))]
         let mut first = None;
         self.driver.drain(tok, |node| {
-            if let Err(p) = catch(|| self.discard(tok, node)) {
+            let r = catch(|| self.discard(tok, node));
+            #[cfg(feature = "std")]
+            if let Err(p) = r {
                 keep_first(&mut first, p);
+            }
+            #[cfg(not(feature = "std"))]
+            if let Err(p) = r {
+                match p {}
             }
         });
         first

@@ -467,3 +467,31 @@ fn a_later_schedule_does_not_wake_the_driver_waker() {
         assert!(first.is_finished() && later.is_finished());
     });
 }
+
+#[test]
+fn a_wake_racing_the_first_registration_reaches_the_new_waker() {
+    // Review finding 1b. An event loop did `fire_due` (it sleeps toward
+    // 100 ns) and registers its first waker while another thread schedules
+    // a 50 ns timer. Whatever the interleaving, the loop must hear of it:
+    // its waker is woken. On d7075b3 a wake that completes before the
+    // registration reaches no waker and sets COVERED, and the loop sleeps
+    // toward 100 ns (every later earlier schedule of this park skips too).
+    loom::model(|| {
+        loom_clock::set(Duration::ZERO);
+        let queue = Arc::new(TimerQueue::new());
+        let far = queue.schedule(Duration::from_nanos(100), || {});
+        assert_eq!(queue.fire_due(), Some(Duration::from_nanos(100)));
+        let q = Arc::clone(&queue);
+        let racing = thread::spawn(move || q.schedule(Duration::from_nanos(50), || {}));
+        let waker = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        queue.set_driver_waker(&std::task::Waker::from(std::sync::Arc::clone(&waker)));
+        let mid = racing.join().unwrap();
+        assert!(
+            waker.0.load(Ordering::Relaxed) >= 1,
+            "an earlier timer scheduled around the loop's first registration woke nothing"
+        );
+        loom_clock::set(Duration::from_nanos(100));
+        assert_eq!(queue.fire_due(), None);
+        assert!(far.is_finished() && mid.is_finished());
+    });
+}

@@ -87,7 +87,9 @@ impl DriverWaker {
 
     /// Stores `waker` (or, if a wake is in progress, wakes it at once
     /// instead, so that its owner looks again and registers again).
-    pub(super) fn register(&self, waker: &Waker) {
+    /// Returns whether it stored a waker that replaced none or one that
+    /// does not `will_wake` it (and did not wake it already).
+    pub(super) fn register(&self, waker: &Waker) -> bool {
         // Acquire: pairs with the readers' Release decrement: their uses of
         // the old waker happen-before we replace it.
         if self
@@ -96,7 +98,7 @@ impl DriverWaker {
             .is_err()
         {
             waker.wake_by_ref();
-            return;
+            return false;
         }
         // Clear REGISTERING even if the waker's `clone` panics.
         let release = || {
@@ -105,14 +107,14 @@ impl DriverWaker {
             // setter (nothing to read; the RMW reads its bit).
             self.state.swap(0, Ordering::AcqRel) & MISSED != 0
         };
-        let old = crate::sync::on_unwind(
+        let (changed, old) = crate::sync::on_unwind(
             || {
                 self.waker.with_mut(|cell| {
                     // SAFETY: REGISTERING with no reader: this thread alone touches the cell (SAFETY.md, "TimerQueue: the driver waker").
                     let slot = unsafe { &mut *cell };
                     match slot {
-                        Some(w) if w.will_wake(waker) => None,
-                        _ => slot.replace(waker.clone()),
+                        Some(w) if w.will_wake(waker) => (false, None),
+                        _ => (true, slot.replace(waker.clone())),
                     }
                 })
             },
@@ -120,12 +122,14 @@ impl DriverWaker {
                 release();
             },
         );
-        if release() {
+        let missed = release();
+        if missed {
             waker.wake_by_ref();
         }
         // The replaced waker's drop (foreign code) runs after the slot is
         // released.
         drop(old);
+        changed && !missed
     }
 
     /// Whether a waker was ever stored (a snapshot).

@@ -301,26 +301,37 @@ fn keep_first(first: &mut Option<Panic>, p: Panic) {
 mod current {
     extern crate std;
     use super::Shared;
-    use core::cell::Cell;
+    use core::cell::RefCell;
+    use alloc::vec::Vec;
 
     std::thread_local! {
-        static DRIVING: Cell<*const Shared> = const { Cell::new(core::ptr::null()) };
+        /// Every queue this thread drives, innermost last: a callback of
+        /// one queue may drive another (a nested `fire_due`), and it still
+        /// runs on the outer queue's driver thread.
+        static DRIVING: RefCell<Vec<*const Shared>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// This thread drives `shared` from now on; returns what it drove before.
+    /// This thread drives `shared` from now on (nested in what it drove).
     pub(super) fn enter(shared: *const Shared) -> *const Shared {
-        DRIVING
-            .try_with(|c| c.replace(shared))
-            .unwrap_or(core::ptr::null())
+        let _ = DRIVING.try_with(|c| c.borrow_mut().push(shared));
+        shared
     }
 
-    pub(super) fn leave(previous: *const Shared) {
-        let _ = DRIVING.try_with(|c| c.set(previous));
+    pub(super) fn leave(entered: *const Shared) {
+        let _ = DRIVING.try_with(|c| {
+            let mut v = c.borrow_mut();
+            if let Some(i) = v.iter().rposition(|&p| p == entered) {
+                v.remove(i);
+            }
+        });
     }
 
-    /// Whether this thread drives `shared` (runs its callbacks or drain).
+    /// Whether this thread drives `shared` (runs its callbacks or drain),
+    /// at any nesting depth.
     pub(super) fn drives(shared: *const Shared) -> bool {
-        DRIVING.try_with(|c| c.get() == shared).unwrap_or(false)
+        DRIVING
+            .try_with(|c| c.borrow().contains(&shared))
+            .unwrap_or(false)
     }
 }
 
@@ -353,6 +364,8 @@ pub(super) struct Shared {
     /// The driver's futex word: a park epoch moved on by every park and
     /// every wake, with [`COVERED`] in bit 0.
     seq: AtomicU32,
+    /// The epoch of the driver's latest park (review fix sketch).
+    park_epoch: AtomicU32,
     /// 1 once the shutdown drain is done; `shutdown` callers wait on it.
     drained: AtomicU32,
     /// The waker of an event loop or executor that drives the queue
@@ -372,6 +385,7 @@ impl Shared {
             garbage: AtomicUsize::new(0),
             sleep_until: SleepUntil::new(),
             seq: AtomicU32::new(0),
+            park_epoch: AtomicU32::new(0),
             drained: AtomicU32::new(0),
             waker: driver_waker::DriverWaker::new(),
             driver: wheel::Driver::new(),
@@ -604,6 +618,8 @@ impl Shared {
     /// is not empty (or the queue shut down): take it again first.
     fn park(&self, tok: &Token<'_>, next: Option<u64>) -> Option<u32> {
         let epoch = self.new_epoch();
+        // Relaxed: read by `set_driver_waker` only to decide a wake.
+        self.park_epoch.store(epoch, Ordering::Relaxed);
         self.sleep_until.set(next.unwrap_or(NEVER));
         self.inbox.park(tok).then_some(epoch)
     }
@@ -1044,7 +1060,9 @@ impl TimerQueue {
     /// assert!(timer.is_finished());
     /// ```
     pub fn fire_due(&self) -> Option<Duration> {
-        let shared = self.shared.get()?;
+        // Allocates on first use, so that even the first call leaves the
+        // queue parked: a later schedule then wakes the driver waker.
+        let shared = self.shared();
         let driving = Driving::try_new(shared)?;
         let tok = driving.tok();
         let mut next = shared.turn(tok).ok()?;
@@ -1120,7 +1138,21 @@ impl TimerQueue {
     /// }
     /// ```
     pub fn set_driver_waker(&self, waker: &core::task::Waker) {
-        self.shared().waker.register(waker);
+        let shared = self.shared();
+        if shared.waker.register(waker) {
+            // A new waker. A wake of the current park that began before it
+            // was stored reached the old waker, or none, and may have set
+            // COVERED, which silences every later wake of this park: if
+            // `seq` moved since the park, wake the new waker so that its
+            // owner looks again (fire_due: a new epoch). A wake whose bump
+            // this load misses reads the new waker: both sides RMW the
+            // waker's state word, so one acquires the other.
+            let bumped = shared.seq.load(Ordering::Relaxed) & !COVERED
+                != shared.park_epoch.load(Ordering::Relaxed);
+            if bumped && shared.inbox.tags() & TAG_PARKED != 0 {
+                waker.wake_by_ref();
+            }
+        }
     }
 
     /// Timers scheduled and not yet finished (a snapshot).

@@ -301,36 +301,46 @@ fn keep_first(first: &mut Option<Panic>, p: Panic) {
 mod current {
     extern crate std;
     use super::Shared;
-    use core::cell::RefCell;
-    use alloc::vec::Vec;
+    use core::cell::Cell;
+
+    /// Nesting depth recorded (a callback of one queue may drive another,
+    /// a nested `fire_due`, on the outer queue's driver thread); deeper
+    /// levels are counted but not recorded.
+    const DEPTH: usize = 4;
 
     std::thread_local! {
-        /// Every queue this thread drives, innermost last: a callback of
-        /// one queue may drive another (a nested `fire_due`), and it still
-        /// runs on the outer queue's driver thread.
-        static DRIVING: RefCell<Vec<*const Shared>> = const { RefCell::new(Vec::new()) };
+        static DRIVING: [Cell<*const Shared>; DEPTH] =
+            const { [const { Cell::new(core::ptr::null()) }; DEPTH] };
+        static LEVEL: Cell<usize> = const { Cell::new(0) };
     }
 
     /// This thread drives `shared` from now on (nested in what it drove).
     pub(super) fn enter(shared: *const Shared) -> *const Shared {
-        let _ = DRIVING.try_with(|c| c.borrow_mut().push(shared));
+        let _ = LEVEL.try_with(|l| {
+            let level = l.get();
+            if level < DEPTH {
+                let _ = DRIVING.try_with(|d| d[level].set(shared));
+            }
+            l.set(level + 1);
+        });
         shared
     }
 
-    pub(super) fn leave(entered: *const Shared) {
-        let _ = DRIVING.try_with(|c| {
-            let mut v = c.borrow_mut();
-            if let Some(i) = v.iter().rposition(|&p| p == entered) {
-                v.remove(i);
+    pub(super) fn leave(_entered: *const Shared) {
+        let _ = LEVEL.try_with(|l| {
+            let level = l.get().saturating_sub(1);
+            if level < DEPTH {
+                let _ = DRIVING.try_with(|d| d[level].set(core::ptr::null()));
             }
+            l.set(level);
         });
     }
 
     /// Whether this thread drives `shared` (runs its callbacks or drain),
-    /// at any nesting depth.
+    /// at any recorded nesting depth.
     pub(super) fn drives(shared: *const Shared) -> bool {
         DRIVING
-            .try_with(|c| c.borrow().contains(&shared))
+            .try_with(|d| d.iter().any(|c| c.get() == shared))
             .unwrap_or(false)
     }
 }

@@ -675,14 +675,17 @@ impl<A: BarrierAction> Phaser<A> {
     /// [`BarrierError::Broken`] if the token's phase was broken (abort, a
     /// timed-out [`arrive_and_wait_timeout`](Self::arrive_and_wait_timeout),
     /// a panicking action, a [`reset`](Self::reset)). A phase that
-    /// completed stays `Ok` for a wait already waiting when it completed,
+    /// completed stays `Ok` for a wait that has registered (parked, or
+    /// about to) while its phase was pending, however many resets follow,
     /// and for a wait begun later, however many phases passed, as long as
     /// fewer than two [`reset`](Self::reset)s (that ended a phase) were made
-    /// between the arrival and the start of the wait. A token first
-    /// redeemed after two or more such resets gets `Err(Broken)` even if
-    /// its phase completed: the phaser keeps a bounded record of resets,
-    /// and answers cautiously, never `Ok` for a phase that broke (SAFETY.md,
-    /// "Phaser: a late waiter learns what ended its phase").
+    /// between the arrival and the wait's registration or first look. A
+    /// token redeemed after two or more such resets (including a wait that
+    /// saw its phase pending and was then descheduled before registering
+    /// while two resets ran) gets `Err(Broken)` even if its phase
+    /// completed: the phaser keeps a bounded record of resets, and answers
+    /// cautiously, never `Ok` for a phase that broke (SAFETY.md, "Phaser: a
+    /// late waiter learns what ended its phase").
     ///
     /// # Examples
     ///

@@ -374,7 +374,9 @@ pub(super) struct Shared {
     /// The driver's futex word: a park epoch moved on by every park and
     /// every wake, with [`COVERED`] in bit 0.
     seq: AtomicU32,
-    /// The epoch of the driver's latest park (review fix sketch).
+    /// The epoch of the driver's latest park: `set_driver_waker` compares it
+    /// with `seq` to see whether a wake of this park already happened
+    /// (and may have reached no waker, or the one it replaces).
     park_epoch: AtomicU32,
     /// 1 once the shutdown drain is done; `shutdown` callers wait on it.
     drained: AtomicU32,
@@ -1492,7 +1494,10 @@ impl ScheduledTimer {
         let state = self.node.state();
         // Acquire: pairs with the finishing transitions (Release).
         let mut s = state.load(Ordering::Acquire);
-        if !raw::is_finished(s) && current::drives(self.node.queue_addr()) {
+        // A `CANCELLED | INFLIGHT` word waits only for its canceller, not
+        // for the driver.
+        if !raw::is_finished(s) && phase(s) != CANCELLED && current::drives(self.node.queue_addr())
+        {
             Self::refuse_wait_on_own_driver();
         }
         loop {

@@ -1,6 +1,10 @@
-//! Outside review of the issue-19 change: each test here FAILS on d7075b3
-//! and names the defect it shows. Bounded: a defect fails a test, never
-//! hangs it (stuck helper threads are left behind, detached).
+//! `TimerQueue` driven by an event loop (`fire_due` + `set_driver_waker`)
+//! and by nested drivers: the defects an outside review of the first
+//! driver-waker change found (a fresh queue never parked; a wake before the
+//! first registration silenced the park; nested driving invisible to the
+//! own-driver guards). Each test failed on that change; bounded: a defect
+//! fails a test, never hangs it (stuck helper threads are left behind,
+//! detached).
 #![cfg(all(not(loom), feature = "std"))]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 

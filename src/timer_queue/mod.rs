@@ -1112,6 +1112,14 @@ impl TimerQueue {
     /// waker is not stored but woken at once, so that the loop looks again.
     /// Never blocks, takes no lock; clones `waker` only when it changes.
     ///
+    /// # Panics
+    ///
+    /// A waker is foreign code: if its `wake_by_ref` panics, the panic
+    /// reaches whichever call woke it (this one, or a `schedule`, `cancel`
+    /// or `shutdown` on another thread). The queue stays consistent; a
+    /// `schedule` whose wake panicked has already scheduled its timer (the
+    /// handle is dropped by the unwinding, so the timer runs detached).
+    ///
     /// # Examples
     ///
     /// ```

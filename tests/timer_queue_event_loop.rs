@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// How long a test waits for what must happen (generous: the sanitizer
+/// runs symbolise each deliberate panic's backtrace, which takes seconds);
+/// the defects these tests pin make it wait for an hour or for ever.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 /// Counts its wakes and unparks the thread that made it.
 struct Unpark {
     thread: thread::Thread,
@@ -69,12 +74,12 @@ fn an_event_loop_on_a_fresh_queue_hears_of_its_first_timer() {
     });
     thread::sleep(Duration::from_millis(100)); // the loop sleeps
     let timer = queue.schedule(Duration::from_millis(10), || {});
-    let fired = timer.wait_timeout(Duration::from_secs(2));
+    let fired = timer.wait_timeout(PATIENCE);
     stop.store(true, Ordering::SeqCst);
     event_loop.thread().unpark();
     assert!(
         fired,
-        "a 10 ms timer scheduled while the event loop slept on a fresh queue did not fire within 2 s: \
+        "a 10 ms timer scheduled while the event loop slept on a fresh queue did not fire within {PATIENCE:?}: \
          fire_due() on an unallocated queue left it unparked, so the schedule woke nobody"
     );
     queue.shutdown();
@@ -140,7 +145,7 @@ fn shutdown_from_a_nested_queues_callback_on_the_drivers_thread_returns() {
         let _ = b2.fire_due(); // pump the sub-queue
         let _ = tx.send(());
     });
-    let returned = rx.recv_timeout(Duration::from_secs(3)).is_ok();
+    let returned = rx.recv_timeout(PATIENCE).is_ok();
     assert!(
         returned,
         "A.shutdown() called from B's callback, nested in A's callback on A's driver thread, \
@@ -170,7 +175,7 @@ fn waiting_on_an_outer_queues_timer_from_a_nested_callback_is_refused() {
         let _ = tx.send(inner.join().is_err()); // refused: the inner callback panicked
     });
     let started = Instant::now();
-    let refused = rx.recv_timeout(Duration::from_secs(3));
+    let refused = rx.recv_timeout(PATIENCE);
     assert_eq!(
         refused,
         Ok(true),

@@ -29,6 +29,7 @@ mod sync;
 mod timer;
 #[cfg(feature = "alloc")]
 mod timer_queue;
+mod wait_count;
 mod waiting;
 
 pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};

@@ -41,53 +41,42 @@ pub(super) use wide::{Lag, Ticket};
 #[cfg(any(rallypoint_narrow_state, not(target_has_atomic = "64")))]
 mod narrow {
     use super::super::layout::{half, Word};
-    use crate::futex;
-    use crate::sync::{AtomicU32, Ordering};
+    use crate::wait_count::WaitCount;
     use core::cell::Cell;
 
-    /// A thread waits in [`Lag::wait_clear`] for this half to empty.
-    const WAITING: u32 = 1 << 31;
-    /// The number of registered waits.
-    const COUNT: u32 = WAITING - 1;
-
     /// Registered waits per half of the generation space (see the module
-    /// docs); each word is also the futex word of a thread blocked in
+    /// docs); each count is also the futex word of a thread blocked in
     /// [`Lag::wait_clear`].
     #[derive(Debug)]
     pub(in crate::barrier) struct Lag {
-        halves: [AtomicU32; 2],
+        halves: [WaitCount; 2],
     }
 
     impl Lag {
         crate::sync::loom_const_fn! {
             pub(in crate::barrier) fn new() -> Self {
                 Self {
-                    halves: [AtomicU32::new(0), AtomicU32::new(0)],
+                    halves: [WaitCount::new(), WaitCount::new()],
                 }
             }
         }
 
         fn enter(&self, half: usize) {
-            // Relaxed: the arrival CAS that follows (AcqRel) publishes it;
-            // a thread about to move `gen` into this half acquires that CAS
-            // (through the release sequence of RMWs on the state word)
-            // before it reads this counter in `is_clear`.
-            let old = self.halves[half].fetch_add(1, Ordering::Relaxed);
-            debug_assert!(old & COUNT < COUNT, "Barrier: straggler count overflow");
+            // Relaxed (inside `enter`): the arrival CAS that follows
+            // (AcqRel) publishes it; a thread about to move `gen` into this
+            // half acquires that CAS (through the release sequence of RMWs
+            // on the state word) before it reads this counter in
+            // `is_clear`.
+            self.halves[half].enter();
         }
 
         fn leave(&self, half: usize) {
-            // Release pairs with the Acquire load in `is_clear`/`wait_clear`:
-            // every read this waiter made of the state word happens-before
-            // the transition that moves `gen` into this half again, so none
-            // of them can see it or anything after it (read-write coherence).
-            let old = self.halves[half].fetch_sub(1, Ordering::Release);
-            debug_assert!(old & COUNT != 0, "Barrier: straggler count underflow");
-            if old == WAITING | 1 {
-                // The last one out, and a thread blocks on this half.
-                self.halves[half].fetch_and(!WAITING, Ordering::Relaxed);
-                futex::wake_all(&self.halves[half]);
-            }
+            // Release (inside `leave`) pairs with the Acquire load in
+            // `is_clear`/`wait_clear`: every read this waiter made of the
+            // state word happens-before the transition that moves `gen`
+            // into this half again, so none of them can see it or anything
+            // after it (read-write coherence).
+            self.halves[half].leave();
         }
 
         /// Whether moving `gen` from `old`'s generation to `new`'s must
@@ -100,31 +89,13 @@ mod narrow {
         }
 
         fn is_clear(&self, half: usize) -> bool {
-            // Acquire pairs with the Release decrement in `leave`.
-            self.halves[half].load(Ordering::Acquire) & COUNT == 0
+            self.halves[half].is_clear()
         }
 
         /// Blocks until every wait registered in `half` has finished.
         #[cold]
         pub(in crate::barrier) fn wait_clear(&self, half: usize) {
-            let word = &self.halves[half];
-            loop {
-                // Acquire pairs with the Release decrement in `leave`.
-                let v = word.load(Ordering::Acquire);
-                if v & COUNT == 0 {
-                    return;
-                }
-                if v & WAITING == 0
-                    && word
-                        .compare_exchange(v, v | WAITING, Ordering::Acquire, Ordering::Relaxed)
-                        .is_err()
-                {
-                    continue;
-                }
-                // `leave` wakes after clearing WAITING; a wait that enters the
-                // kernel after that sees a changed word and returns at once.
-                futex::wait(word, v | WAITING, None);
-            }
+            self.halves[half].wait_clear();
         }
     }
 

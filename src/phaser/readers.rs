@@ -28,14 +28,8 @@
 //! that has to wait), and a reset that may wait for stragglers of its
 //! class.
 
-use crate::futex;
-use crate::sync::{AtomicU32, Ordering};
+use crate::wait_count::WaitCount;
 use core::cell::Cell;
-
-/// A reset waits in [`Readers::wait_clear`] for this class to empty.
-const WAITING: u32 = 1 << 31;
-/// The number of registered waits.
-const COUNT: u32 = WAITING - 1;
 
 /// The class of a token that counted `resets` resets at its arrival.
 #[inline]
@@ -43,71 +37,48 @@ const fn class(resets: u32) -> usize {
     (resets & 1) as usize
 }
 
-/// Registered waits per reset class (module docs); each word is also the
+/// Registered waits per reset class (module docs); each count is also the
 /// futex word of a reset blocked in [`Readers::wait_clear`].
 #[derive(Debug)]
 pub(super) struct Readers {
-    classes: [AtomicU32; 2],
+    classes: [WaitCount; 2],
 }
 
 impl Readers {
     crate::sync::loom_const_fn! {
         pub(super) fn new() -> Self {
             Self {
-                classes: [AtomicU32::new(0), AtomicU32::new(0)],
+                classes: [WaitCount::new(), WaitCount::new()],
             }
         }
     }
 
     /// Counts a wait whose token counts `resets`.
     fn enter(&self, resets: u32) {
-        // Relaxed: `arrive_and_wait`'s arrival CAS that follows (AcqRel)
-        // publishes it to any later reset, whose claim acquires that CAS
-        // (through the release sequence of RMWs on the state word) before
-        // it reads this counter in `wait_clear`. A `wait`'s registration
-        // needs no edge: if a reset misses it, the wait reads that reset's
-        // record and answers cautiously (module docs).
-        let old = self.classes[class(resets)].fetch_add(1, Ordering::Relaxed);
-        debug_assert!(old & COUNT < COUNT, "Phaser: waiter count overflow");
+        // Relaxed (inside `enter`): `arrive_and_wait`'s arrival CAS that
+        // follows (AcqRel) publishes it to any later reset, whose claim
+        // acquires that CAS (through the release sequence of RMWs on the
+        // state word) before it reads this counter in `wait_clear`. A
+        // `wait`'s registration needs no edge: if a reset misses it, the
+        // wait reads that reset's record and answers cautiously (module
+        // docs).
+        self.classes[class(resets)].enter();
     }
 
     /// Ends a registration of class `class(resets)`.
     fn leave(&self, resets: u32) {
-        let word = &self.classes[class(resets)];
-        // Release pairs with the Acquire load in `wait_clear`: every read
-        // this waiter made of the state word and the record happens-before
-        // the record store that follows, so none of them can see it.
-        let old = word.fetch_sub(1, Ordering::Release);
-        debug_assert!(old & COUNT != 0, "Phaser: waiter count underflow");
-        if old == WAITING | 1 {
-            // The last one out, and a reset blocks on this class.
-            word.fetch_and(!WAITING, Ordering::Relaxed);
-            futex::wake_all(word);
-        }
+        // Release (inside `leave`) pairs with the Acquire load in
+        // `wait_clear`: every read this waiter made of the state word and
+        // the record happens-before the record store that follows, so none
+        // of them can see it.
+        self.classes[class(resets)].leave();
     }
 
     /// Reset number `resets` is about to store its record: blocks until
     /// every wait registered in its class (the waits whose tokens counted
     /// `resets - 2` resets, module docs) has decided.
     pub(super) fn wait_clear(&self, resets: u32) {
-        let word = &self.classes[class(resets)];
-        loop {
-            // Acquire pairs with the Release decrement in `leave`.
-            let v = word.load(Ordering::Acquire);
-            if v & COUNT == 0 {
-                return;
-            }
-            if v & WAITING == 0
-                && word
-                    .compare_exchange(v, v | WAITING, Ordering::Acquire, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            // `leave` wakes after clearing WAITING; a wait that enters the
-            // kernel after that sees a changed word and returns at once.
-            futex::wait(word, v | WAITING, None);
-        }
+        self.classes[class(resets)].wait_clear();
     }
 }
 
@@ -174,15 +145,11 @@ mod tests {
             }
             readers.enter(2);
             for _ in 0..n {
-                assert_ne!(readers.classes[1].load(Ordering::Relaxed) & COUNT, 0);
+                assert_ne!(readers.classes[1].count(), 0);
                 readers.leave(3); // Same class as 1.
             }
             readers.wait_clear(5); // Returns at once: class 1 is empty.
-            assert_eq!(
-                readers.classes[0].load(Ordering::Relaxed),
-                1,
-                "the other class"
-            );
+            assert_eq!(readers.classes[0].count(), 1, "the other class");
             readers.leave(0);
         }
     }
@@ -202,8 +169,11 @@ mod tests {
             clearing.join().unwrap();
         });
         assert_eq!(
-            readers.classes[0].load(Ordering::Relaxed),
-            0,
+            (
+                readers.classes[0].count(),
+                readers.classes[0].is_waited_on()
+            ),
+            (0, false),
             "WAITING cleared"
         );
     }
@@ -219,14 +189,20 @@ mod tests {
             ticket.enter(1);
             assert!(ticket.covers(1) && !ticket.covers(0));
             assert_eq!(
-                readers.classes[0].load(Ordering::Relaxed),
-                0,
+                (
+                    readers.classes[0].count(),
+                    readers.classes[0].is_waited_on()
+                ),
+                (0, false),
                 "left on moving"
             );
         }
         assert_eq!(
-            readers.classes[1].load(Ordering::Relaxed),
-            0,
+            (
+                readers.classes[1].count(),
+                readers.classes[1].is_waited_on()
+            ),
+            (0, false),
             "left on drop"
         );
     }

@@ -78,8 +78,14 @@ pub(crate) const RECLAIM_BYTES: usize = 1;
 /// Bit 0 of the driver's futex word `seq`: a wake of the driver's current
 /// park has completed (SAFETY.md, "TimerQueue: no lost wake-up").
 const COVERED: u32 = 1;
-/// Every park and every wake moves `seq` on by this (bit 0 is `COVERED`).
-const STEP: u32 = 2;
+/// Bit 1 of `seq`: the current park sleeps in `fire_due`'s caller (woken
+/// through the driver waker), not on the futex in `run` (woken by a futex
+/// wake). Set by the park's epoch, so that a wake reads it from its own
+/// bump and wakes only the sleeper there is.
+const IN_CALLER: u32 = 2;
+/// Every park and every wake moves `seq` on by this (bits 0 and 1 are
+/// `COVERED` and `IN_CALLER`).
+const STEP: u32 = 4;
 
 /// A run or miss counter: 64 bits where the target has 64-bit atomics.
 #[cfg(target_has_atomic = "64")]
@@ -405,8 +411,9 @@ impl Shared {
         }
     }
 
-    /// Wakes the parked driver (a futex wake for `run`, the registered
-    /// waker for `fire_due`'s caller) unless a wake of its current park has
+    /// Wakes the parked driver (a futex wake for `run`, or the registered
+    /// waker for `fire_due`'s caller: whichever sleeps, as the epoch its
+    /// bump lands in says; no syscall without a futex sleeper) unless a wake of its current park has
     /// already completed. Never relies on another waker's progress: a
     /// waker stalled anywhere in here leaves `COVERED` clear, so the next
     /// one wakes the driver itself (SAFETY.md, "TimerQueue: no lost
@@ -419,17 +426,18 @@ impl Shared {
         // Relaxed: the bump makes the driver's futex compare fail or is
         // followed by the wake; nothing is published through it (pushed
         // nodes go through the inbox).
-        let bumped = self
-            .seq
-            .fetch_add(STEP, Ordering::Relaxed)
-            .wrapping_add(STEP);
+        let old = self.seq.fetch_add(STEP, Ordering::Relaxed);
+        let bumped = old.wrapping_add(STEP);
         #[cfg(loom)]
         if loom_stall::stalled() {
             // A model's stalled waker: it never gets past here.
             return;
         }
-        futex::wake_all(&self.seq);
-        self.waker.wake();
+        if old & IN_CALLER == 0 {
+            futex::wake_all(&self.seq);
+        } else {
+            self.waker.wake();
+        }
         // Mark the park covered, unless `seq` moved since our bump (another
         // wake, or the driver's next park: then this mark is not ours).
         let _ = self.seq.compare_exchange(
@@ -628,19 +636,22 @@ impl Shared {
     /// here on a push of an earlier timer (or enough cancels) wakes the
     /// driver. Returns the futex value to sleep on, or `None` if the inbox
     /// is not empty (or the queue shut down): take it again first.
-    fn park(&self, tok: &Token<'_>, next: Option<u64>) -> Option<u32> {
-        let epoch = self.new_epoch();
+    /// `in_caller`: the driver sleeps in `fire_due`'s caller, not on the
+    /// futex.
+    fn park(&self, tok: &Token<'_>, next: Option<u64>, in_caller: bool) -> Option<u32> {
+        let epoch = self.new_epoch(if in_caller { IN_CALLER } else { 0 });
         // Relaxed: read by `set_driver_waker` only to decide a wake.
         self.park_epoch.store(epoch, Ordering::Relaxed);
         self.sleep_until.set(next.unwrap_or(NEVER));
         self.inbox.park(tok).then_some(epoch)
     }
 
-    /// Starts a park epoch: moves `seq` on and clears `COVERED`.
-    fn new_epoch(&self) -> u32 {
+    /// Starts a park epoch: moves `seq` on, clears `COVERED` and sets the
+    /// sleeper's `mode` (`IN_CALLER` or 0).
+    fn new_epoch(&self, mode: u32) -> u32 {
         let mut cur = self.seq.load(Ordering::Relaxed);
         loop {
-            let next = (cur & !COVERED).wrapping_add(STEP);
+            let next = (cur & !(COVERED | IN_CALLER)).wrapping_add(STEP) | mode;
             // Relaxed: published to pushers by the park CAS (Release) that
             // follows; a waker's mark CAS from an older value now fails.
             match self
@@ -655,7 +666,7 @@ impl Shared {
 
     /// Sleeps until `next` (ns) or a wake.
     fn sleep(&self, tok: &Token<'_>, next: Option<u64>) {
-        let Some(epoch) = self.park(tok, next) else {
+        let Some(epoch) = self.park(tok, next, false) else {
             return;
         };
         let deadline = next
@@ -1084,7 +1095,7 @@ impl TimerQueue {
         // then "call again now").
         let mut parked = false;
         for _ in 0..2 {
-            if shared.park(tok, next).is_some() {
+            if shared.park(tok, next, true).is_some() {
                 parked = true;
                 break;
             }

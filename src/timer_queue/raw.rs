@@ -466,7 +466,6 @@ impl Owned {
             node: self,
             spent: false,
             running: phase(to) == RUNNING,
-            wake: phase(to) == CANCELLED && from & PARKED != 0,
         })
     }
 
@@ -552,8 +551,6 @@ pub(super) struct Claim<'a> {
     /// is dropped that way (a panic unwinding without `std`), the drop
     /// finishes the timer as `FIRED`.
     running: bool,
-    /// The claiming CAS finished the timer and found `PARKED`.
-    wake: bool,
 }
 
 impl Claim<'_> {
@@ -648,9 +645,6 @@ impl Drop for Claim<'_> {
             self.finish_running(FIRED);
             return;
         }
-        if self.wake {
-            futex::wake_all(self.node.state());
-        }
         self.drop_body();
     }
 }
@@ -712,7 +706,6 @@ impl Drop for Cancel<'_> {
         if (self.from | old) & PARKED != 0 {
             futex::wake_all(state);
         }
-        self.claim.wake = false;
         // The body is dropped when `claim` is, after INFLIGHT is clear: a
         // panicking destructor cannot leave the queue waiting for it.
     }

@@ -122,6 +122,17 @@ fn a_wake_before_the_first_registration_does_not_silence_later_schedules() {
     );
 }
 
+/// Queue A driven by a thread in `run()`, and queue B, which A's callbacks
+/// pump with `fire_due` (a nested event loop on A's driver thread).
+fn outer_driven_inner_pumped() -> (Arc<TimerQueue>, Arc<TimerQueue>, thread::JoinHandle<()>) {
+    let a = Arc::new(TimerQueue::new());
+    let driver = thread::spawn({
+        let a = Arc::clone(&a);
+        move || a.run()
+    });
+    (a, Arc::new(TimerQueue::new()), driver)
+}
+
 /// Finding 2. The "own driver" record is one thread-local pointer, the
 /// innermost queue driven. A callback of queue A that pumps queue B with
 /// `B.fire_due()` (a nested event loop) runs B's callbacks on A's driver
@@ -131,12 +142,7 @@ fn a_wake_before_the_first_registration_does_not_silence_later_schedules() {
 /// `wait()` on a pending A timer hangs A's driver instead of panicking.
 #[test]
 fn shutdown_from_a_nested_queues_callback_on_the_drivers_thread_returns() {
-    let a = Arc::new(TimerQueue::new());
-    let b = Arc::new(TimerQueue::new());
-    let driver = thread::spawn({
-        let a = Arc::clone(&a);
-        move || a.run()
-    });
+    let (a, b, driver) = outer_driven_inner_pumped();
     let (tx, rx) = mpsc::channel();
     let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
     let _outer = a.schedule(Duration::ZERO, move || {
@@ -159,12 +165,7 @@ fn shutdown_from_a_nested_queues_callback_on_the_drivers_thread_returns() {
 /// panic (issue 19, item 8) does not see it.
 #[test]
 fn waiting_on_an_outer_queues_timer_from_a_nested_callback_is_refused() {
-    let a = Arc::new(TimerQueue::new());
-    let b = Arc::new(TimerQueue::new());
-    let driver = thread::spawn({
-        let a = Arc::clone(&a);
-        move || a.run()
-    });
+    let (a, b, driver) = outer_driven_inner_pumped();
     let pending = a.schedule(HOUR, || {});
     let (tx, rx) = mpsc::channel();
     let b2 = Arc::clone(&b);

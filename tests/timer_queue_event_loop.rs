@@ -8,11 +8,12 @@
 #![cfg(all(not(loom), feature = "std"))]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod common;
+
 use rallypoint::TimerQueue;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::task::{Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,30 +23,6 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// runs symbolise each deliberate panic's backtrace, which takes seconds);
 /// the defects these tests pin make it wait for an hour or for ever.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Counts its wakes and unparks the thread that made it.
-struct Unpark {
-    thread: thread::Thread,
-    wakes: AtomicUsize,
-}
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-        self.thread.unpark();
-    }
-}
-
-fn unpark_waker() -> (Arc<Unpark>, Waker) {
-    let w = Arc::new(Unpark {
-        thread: thread::current(),
-        wakes: AtomicUsize::new(0),
-    });
-    (Arc::clone(&w), Waker::from(w))
-}
 
 /// Finding 1a. An event loop on a fresh queue: `fire_due()` returns `None`
 /// ("nothing pending: sleep until woken") WITHOUT parking the queue,
@@ -61,7 +38,7 @@ fn an_event_loop_on_a_fresh_queue_hears_of_its_first_timer() {
     let stop = Arc::new(AtomicBool::new(false));
     let (lp, st) = (Arc::clone(&queue), Arc::clone(&stop));
     let event_loop = thread::spawn(move || {
-        let (_w, waker) = unpark_waker();
+        let (_w, waker) = common::unpark_waker();
         while !st.load(Ordering::SeqCst) {
             // The documented order: fire, register before the sleep, sleep.
             let wait = lp.fire_due();
@@ -105,7 +82,7 @@ fn a_wake_before_the_first_registration_does_not_silence_later_schedules() {
     let _half = thread::spawn(move || q.schedule(HOUR / 2, || {}))
         .join()
         .unwrap();
-    let (w, waker) = unpark_waker();
+    let (w, waker) = common::unpark_waker();
     queue.set_driver_waker(&waker);
     // Now the loop would sleep (toward the hour). An earlier timer comes:
     let q = Arc::clone(&queue);

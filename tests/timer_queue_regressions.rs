@@ -691,24 +691,6 @@ fn a_timed_wait_on_a_timer_of_the_own_queue_from_a_callback_panics() {
     });
 }
 
-/// Unparks a thread and counts its wakes: an event loop's driver waker.
-#[cfg(feature = "std")]
-struct Unpark {
-    thread: thread::Thread,
-    wakes: AtomicUsize,
-}
-
-#[cfg(feature = "std")]
-impl std::task::Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-        self.thread.unpark();
-    }
-}
-
 /// An event loop that drives the queue with `fire_due` and sleeps for the
 /// returned delay hears, through `set_driver_waker`, of a timer scheduled
 /// from another thread that is due before the one it sleeps for; a later
@@ -724,11 +706,7 @@ fn an_event_loop_hears_of_an_earlier_timer_through_its_driver_waker() {
     let (started, fired_at) = (Instant::now(), Arc::new(OnceLock::new()));
     let lp = Arc::clone(&queue);
     let event_loop = thread::spawn(move || {
-        let waker = Arc::new(Unpark {
-            thread: thread::current(),
-            wakes: AtomicUsize::new(0),
-        });
-        let as_waker = std::task::Waker::from(Arc::clone(&waker));
+        let (waker, as_waker) = common::unpark_waker();
         let mut turns = 0;
         while let Some(wait) = lp.fire_due() {
             turns += 1;

@@ -228,3 +228,29 @@ pub(crate) fn cpu_time(clock: libc::clockid_t) -> Duration {
     assert_eq!(rc, 0, "clock_gettime({clock})");
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
+
+/// A driver waker for event-loop tests: unparks the thread that made it
+/// and counts its wakes.
+pub(crate) struct Unpark {
+    pub(crate) thread: thread::Thread,
+    pub(crate) wakes: std::sync::atomic::AtomicUsize,
+}
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// An [`Unpark`] for the calling thread, and its `Waker`.
+pub(crate) fn unpark_waker() -> (std::sync::Arc<Unpark>, std::task::Waker) {
+    let w = std::sync::Arc::new(Unpark {
+        thread: thread::current(),
+        wakes: std::sync::atomic::AtomicUsize::new(0),
+    });
+    (std::sync::Arc::clone(&w), std::task::Waker::from(w))
+}

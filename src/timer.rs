@@ -32,6 +32,7 @@
 
 use crate::futex::{self, Deadline, Nanos};
 use crate::sync::{self, loom_const_fn, AtomicU32, Ordering, TakeCell};
+use crate::waiting::park_flagged;
 use core::fmt;
 use core::time::Duration;
 
@@ -404,24 +405,8 @@ impl<F> Timer<F> {
             if deadline.is_some_and(Deadline::has_passed) {
                 return false;
             }
-            if s & PARKED == 0 {
-                // Publish PARKED before sleeping on the word's exact value.
-                match self.state.compare_exchange(
-                    s,
-                    s | PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => s |= PARKED,
-                    Err(actual) => {
-                        s = actual;
-                        continue;
-                    }
-                }
-            }
-            futex::wait(&self.state, s, deadline);
-            // Acquire: as above.
-            s = self.state.load(Ordering::Acquire);
+            // Publish PARKED before sleeping on the word's exact value.
+            s = park_flagged(&self.state, s, PARKED, deadline);
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::futex;
 use crate::sync::{AtomicU32, Ordering};
+use crate::waiting::park_flagged;
 
 /// A thread waits in [`WaitCount::wait_clear`] for the count to reach zero.
 const WAITING: u32 = 1 << 31;
@@ -63,23 +64,13 @@ impl WaitCount {
     /// Blocks until no wait is registered.
     #[cold]
     pub(crate) fn wait_clear(&self) {
-        loop {
-            // Acquire pairs with the Release decrement in `leave`.
-            let v = self.0.load(Ordering::Acquire);
-            if v & COUNT == 0 {
-                return;
-            }
-            if v & WAITING == 0
-                && self
-                    .0
-                    .compare_exchange(v, v | WAITING, Ordering::Acquire, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            // `leave` wakes after clearing WAITING; a wait that enters the
-            // kernel after that sees a changed word and returns at once.
-            futex::wait(&self.0, v | WAITING, None);
+        // Acquire pairs with the Release decrement in `leave` (and so does
+        // every value `park_flagged` returns).
+        let mut v = self.0.load(Ordering::Acquire);
+        // `leave` wakes after clearing WAITING; a wait that enters the
+        // kernel after that sees a changed word and returns at once.
+        while v & COUNT != 0 {
+            v = park_flagged(&self.0, v, WAITING, None);
         }
     }
 

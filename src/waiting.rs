@@ -219,6 +219,48 @@ impl<'a, W: Word> StateWord<'a, W> {
     }
 }
 
+/// One step of sleeping on `word` until it changes, for the primitives
+/// whose waiters sleep on the word they wait on and announce themselves with
+/// a `flag` bit in it (`Timer`'s and `ScheduledTimer`'s `PARKED`,
+/// `WaitCount`'s `WAITING`): the thread that changes the word sees the flag
+/// in the value its RMW replaces and wakes the word.
+///
+/// `seen` is the caller's latest value of `word`. If `flag` is clear, sets
+/// it with a CAS first; if that CAS fails, returns the value it found
+/// without sleeping. Otherwise sleeps while the word still holds
+/// `seen | flag` (until woken, `deadline`, or spuriously) and returns the
+/// word's value after. Every value returned was read `Acquire`, so a caller
+/// that decides from it (finished, count zero) synchronises with the
+/// `Release` RMW that wrote it. The caller loops: check its condition and
+/// deadline on the returned value, then call again.
+///
+/// No lost wake-up: the flag is in the word before the sleep, and the
+/// kernel compares the word with `seen | flag` atomically with queueing the
+/// sleeper; a change made after the CAS either lands before that compare
+/// (no sleep) or sees the flag and wakes (SAFETY.md, "Waiting: no lost
+/// wake-up").
+#[inline]
+pub(crate) fn park_flagged(
+    word: &AtomicU32,
+    seen: u32,
+    flag: u32,
+    deadline: Option<Deadline>,
+) -> u32 {
+    let mut s = seen;
+    if s & flag == 0 {
+        // Relaxed on success: the flag publishes nothing; the value this
+        // step returns is re-read Acquire after the sleep. Acquire on
+        // failure: the caller decides from the value returned.
+        match word.compare_exchange(s, s | flag, Ordering::Relaxed, Ordering::Acquire) {
+            Ok(_) => s |= flag,
+            Err(actual) => return actual,
+        }
+    }
+    futex::wait(word, s, deadline);
+    // Acquire: pairs with the Release RMW that changed the word.
+    word.load(Ordering::Acquire)
+}
+
 /// A waiter's timeout, turned into a deadline only when first needed.
 ///
 /// Most timed waits end while still spinning (a two-thread round takes

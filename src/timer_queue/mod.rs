@@ -56,6 +56,7 @@ use crate::futex::{self, Deadline};
 use crate::precision::{self, Precision};
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::timer::TimerState;
+use crate::waiting::park_flagged;
 use core::fmt;
 use core::time::Duration;
 
@@ -1526,21 +1527,10 @@ impl ScheduledTimer {
             if deadline.is_some_and(Deadline::has_passed) {
                 return false;
             }
-            if s & PARKED == 0 {
-                // Publish PARKED before sleeping on the word's exact value;
-                // the finishing RMW comes later in the word's order and
-                // wakes us.
-                match state.compare_exchange(s, s | PARKED, Ordering::Relaxed, Ordering::Acquire) {
-                    Ok(_) => s |= PARKED,
-                    Err(actual) => {
-                        s = actual;
-                        continue;
-                    }
-                }
-            }
-            futex::wait(state, s, deadline);
-            // Acquire: as above.
-            s = state.load(Ordering::Acquire);
+            // Publish PARKED before sleeping on the word's exact value;
+            // the finishing RMW comes later in the word's order and wakes
+            // us.
+            s = park_flagged(state, s, PARKED, deadline);
         }
     }
 

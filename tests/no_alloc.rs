@@ -3,97 +3,16 @@
 //! lock type at all outside `cfg(loom)`; `grep -r Mutex src` shows it.)
 #![cfg(not(loom))] // Loom runs loom-tests/ only.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
-#![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 
 mod common;
 
+use common::counting_alloc::{allocations_in, Counting};
 use rallypoint::{Barrier, BarrierError, Timer};
-use std::alloc::{GlobalAlloc, Layout};
-use std::cell::Cell;
 use std::thread;
 use std::time::Duration;
 
-/// Counts allocations made by the *current thread* while `COUNTING` is set,
-/// so the test harness's own threads cannot disturb the count.
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = COUNTING.try_with(|c| {
-            if c.get() {
-                ALLOCATIONS.with(|a| a.set(a.get() + 1));
-            }
-        });
-        // SAFETY: same contract as ours.
-        unsafe { backing::alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { backing::dealloc(ptr, layout) }
-    }
-}
-
-/// Where the counted allocations really come from: the system allocator.
-#[cfg(not(all(miri, windows)))]
-mod backing {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    /// # Safety
-    /// `GlobalAlloc::alloc`'s contract.
-    pub(crate) unsafe fn alloc(layout: Layout) -> *mut u8 {
-        // SAFETY: the caller keeps `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    /// # Safety
-    /// `GlobalAlloc::dealloc`'s contract.
-    pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller keeps `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-/// Under Miri on Windows, std's `System` allocator trips Stacked and Tree
-/// Borrows on its own: over-aligned blocks keep a header *before* the
-/// pointer, outside the range the freed `Box` may access (rust-lang/miri
-/// #2104, open). Miri's own allocator hooks have no header, so the test
-/// still counts every allocation on that target.
-#[cfg(all(miri, windows))]
-mod backing {
-    use std::alloc::Layout;
-    extern "Rust" {
-        fn miri_alloc(size: usize, align: usize) -> *mut u8;
-        fn miri_dealloc(ptr: *mut u8, size: usize, align: usize);
-    }
-    /// # Safety
-    /// `GlobalAlloc::alloc`'s contract.
-    pub(crate) unsafe fn alloc(layout: Layout) -> *mut u8 {
-        // SAFETY: Miri provides this function; any non-zero-size layout is valid.
-        unsafe { miri_alloc(layout.size(), layout.align()) }
-    }
-    /// # Safety
-    /// `GlobalAlloc::dealloc`'s contract.
-    pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `miri_alloc` with this layout (the caller's contract).
-        unsafe { miri_dealloc(ptr, layout.size(), layout.align()) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns how many allocations this thread made meanwhile.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.with(Cell::get))
-}
 
 #[test]
 fn barrier_paths_allocate_nothing() {

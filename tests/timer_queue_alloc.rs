@@ -4,100 +4,21 @@
 //! right after the cancels, not at their due times.
 #![cfg(all(not(loom), feature = "std"))] // Loom runs loom-tests/ only; these need `std`.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
-#![allow(unsafe_code)] // The counting allocator; no unsafe touches rallypoint.
 
 mod common;
 
+use common::counting_alloc::{allocations_in, Counting, LIVE};
 use rallypoint::{ScheduledTimer, TimerQueue, TimerState};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Counts allocations of the current thread while `COUNTING` is set, and
-/// live bytes of the whole process.
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = COUNTING.try_with(|c| {
-            if c.get() {
-                ALLOCATIONS.with(|a| a.set(a.get() + 1));
-            }
-        });
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { backing::alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { backing::dealloc(ptr, layout) }
-    }
-}
-
-/// See tests/no_alloc.rs: Miri on Windows needs Miri's own allocator.
-#[cfg(not(all(miri, windows)))]
-mod backing {
-    use super::{GlobalAlloc, Layout, System};
-    /// # Safety
-    /// `GlobalAlloc::alloc`'s contract.
-    pub(crate) unsafe fn alloc(layout: Layout) -> *mut u8 {
-        // SAFETY: the caller keeps `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    /// # Safety
-    /// `GlobalAlloc::dealloc`'s contract.
-    pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller keeps `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[cfg(all(miri, windows))]
-mod backing {
-    use super::Layout;
-    extern "Rust" {
-        fn miri_alloc(size: usize, align: usize) -> *mut u8;
-        fn miri_dealloc(ptr: *mut u8, size: usize, align: usize);
-    }
-    /// # Safety
-    /// `GlobalAlloc::alloc`'s contract.
-    pub(crate) unsafe fn alloc(layout: Layout) -> *mut u8 {
-        // SAFETY: Miri provides this function; any non-zero-size layout is valid.
-        unsafe { miri_alloc(layout.size(), layout.align()) }
-    }
-    /// # Safety
-    /// `GlobalAlloc::dealloc`'s contract.
-    pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `miri_alloc` with this layout (the caller's contract).
-        unsafe { miri_dealloc(ptr, layout.size(), layout.align()) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 /// The tests measure process-wide live bytes: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Runs `f` and returns how many allocations this thread made meanwhile.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.with(Cell::get))
-}
 
 fn n(full: usize, miri: usize) -> usize {
     if cfg!(miri) {

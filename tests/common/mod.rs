@@ -2,6 +2,8 @@
 #![allow(dead_code)] // Each test file uses a subset.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Test code uses std.
 
+pub(crate) mod counting_alloc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};

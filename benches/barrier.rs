@@ -1,6 +1,8 @@
 //! Barrier rounds, side by side in one run: rallypoint, std, hurdles, spin,
-//! a CPython-shaped Mutex+Condvar barrier, and a two-thread atomic ping-pong
-//! (the cache-line floor). `cargo bench -p rallypoint-benches --bench barrier`.
+//! a CPython-shaped Mutex+Condvar barrier, and the one-way hand-off of a
+//! two-thread atomic ping-pong (the floor under a 2-thread round:
+//! `common::ping_pong` says why). `cargo bench -p rallypoint-benches --bench
+//! barrier`.
 //!
 //! One "iteration" is one barrier round (every thread passes once). Pure
 //! spinners are skipped when threads outnumber cores: spin::Barrier takes
@@ -46,9 +48,10 @@ fn barrier_rounds(c: &mut Criterion) {
             );
         }
     }
-    group.bench_function("atomic ping-pong (floor)/2", |b| {
+    // One iteration: one one-way hand-off (half a ping-pong exchange).
+    group.bench_function("one-way hand-off (atomic ping-pong; the floor)/2", |b| {
         b.iter_custom(|iters| {
-            let m = common::ping_pong(Duration::from_secs(3600), iters.max(1024));
+            let m = common::ping_pong(Duration::from_secs(3600), iters.max(1024)).run;
             m.wall.mul_f64(iters as f64 / m.rounds as f64)
         });
     });

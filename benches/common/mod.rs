@@ -216,51 +216,95 @@ pub fn run_barrier(
     }
 }
 
+/// The ping-pong word, alone on its cache lines (128 bytes: adjacent-line
+/// prefetchers move 64-byte lines in pairs), so that nothing else either
+/// thread writes shares them.
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+/// What [`ping_pong`] measured.
+#[derive(Debug, Clone, Copy)]
+pub struct PingPong {
+    /// The whole run; one "round" is one one-way hand-off (half an exchange).
+    pub run: Measurement,
+    /// Time per hand-off in the run's fastest chunk of [`PING_PONG_CHUNK`]
+    /// exchanges: the floor (see [`ping_pong`]).
+    pub best: Duration,
+}
+
+/// Exchanges per timed chunk of [`ping_pong`]: tens of microseconds, far
+/// above the clock's resolution and below a scheduler's time slice.
+pub const PING_PONG_CHUNK: u64 = 256;
+
 /// Two threads bouncing one atomic word: A writes odd values, B answers
-/// with the next even one. One round = one full exchange, the cache-line
-/// floor under a 2-thread barrier round. Pure spinning: only meaningful
-/// with 2 free cores.
-pub fn ping_pong(budget: Duration, max_rounds: u64) -> Measurement {
+/// with the next even one. Each write, seen by the other core, is one
+/// one-way hand-off of the cache line.
+///
+/// That is the floor under a 2-thread barrier round. Each thread must learn
+/// that the other arrived: A leaves round r at least one hand-off after B
+/// arrived at r, and B arrived there only after leaving round r-1, itself at
+/// least one hand-off after A arrived at r-1. So two rounds take at least
+/// two hand-offs, and a round at least one (a barrier can overlap the two
+/// directions; a ping-pong cannot, so it counts two per exchange). The
+/// whole run's time per hand-off adds whatever the scheduler took from
+/// either spinner; noise only ever adds time, so the fastest chunk
+/// (`best`) is the floor with the least noise in it. Pure spinning: only
+/// meaningful with 2 free cores.
+pub fn ping_pong(budget: Duration, max_hand_offs: u64) -> PingPong {
     const STOP: u64 = u64::MAX;
-    let word = AtomicU64::new(0);
+    let word = Padded(AtomicU64::new(0));
     let ready = AtomicBool::new(false);
     let cpu0 = cpu_time();
     let mut t0 = Instant::now();
-    let rounds = thread::scope(|s| {
-        s.spawn(|| loop {
+    let mut best = Duration::MAX;
+    let exchanges = thread::scope(|s| {
+        s.spawn(|| {
+            // Once, before the loop: a store in the loop would pull a line
+            // away from the other core on every turn.
             ready.store(true, Ordering::Release);
-            let v = word.load(Ordering::Acquire);
-            if v == STOP {
-                break;
-            }
-            if v % 2 == 1 {
-                word.store(v + 1, Ordering::Release);
-            } else {
-                std::hint::spin_loop();
+            loop {
+                let v = word.0.load(Ordering::Acquire);
+                if v == STOP {
+                    break;
+                }
+                if v % 2 == 1 {
+                    word.0.store(v + 1, Ordering::Release);
+                } else {
+                    std::hint::spin_loop();
+                }
             }
         });
         while !ready.load(Ordering::Acquire) {
             std::hint::spin_loop();
         }
         t0 = Instant::now(); // the partner runs: start timing
+        let mut chunk_start = t0;
         let mut v = 0u64;
         loop {
-            word.store(v + 1, Ordering::Release);
-            while word.load(Ordering::Acquire) != v + 2 {
+            word.0.store(v + 1, Ordering::Release);
+            while word.0.load(Ordering::Acquire) != v + 2 {
                 std::hint::spin_loop();
             }
             v += 2;
-            let rounds = v / 2;
-            if rounds % 1024 == 0 && (t0.elapsed() >= budget || rounds >= max_rounds) {
-                word.store(STOP, Ordering::Release);
-                break rounds;
+            let exchanges = v / 2;
+            if exchanges % PING_PONG_CHUNK == 0 {
+                let now = Instant::now();
+                best = best.min(now - chunk_start);
+                chunk_start = now;
+                if now - t0 >= budget || 2 * exchanges >= max_hand_offs {
+                    word.0.store(STOP, Ordering::Release);
+                    break exchanges;
+                }
             }
         }
     });
-    Measurement {
-        rounds,
-        wall: t0.elapsed(),
-        cpu: cpu_time() - cpu0,
+    PingPong {
+        run: Measurement {
+            rounds: 2 * exchanges,
+            wall: t0.elapsed(),
+            cpu: cpu_time() - cpu0,
+        },
+        best: best / (2 * PING_PONG_CHUNK) as u32,
     }
 }
 

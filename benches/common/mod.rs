@@ -232,9 +232,23 @@ pub struct PingPong {
     pub best: Duration,
 }
 
-/// Exchanges per timed chunk of [`ping_pong`]: tens of microseconds, far
-/// above the clock's resolution and below a scheduler's time slice.
-pub const PING_PONG_CHUNK: u64 = 256;
+/// Exchanges per timed chunk of [`ping_pong`]: microseconds, far above the
+/// clock's resolution and its cost, and short enough that on a busy machine
+/// some chunks still run with both threads on a core throughout.
+pub const PING_PONG_CHUNK: u64 = 64;
+
+/// One turn of a [`ping_pong`] spinner that has waited `idle` turns: a
+/// spin, or every 1024th turn a yield, so that a partner the scheduler put
+/// on the same core gets it (microseconds of spinning first: a hand-off
+/// takes tens of nanoseconds, so the chunks that count never yield).
+fn spin_or_yield(idle: u32) -> u32 {
+    if idle % 1024 == 1023 {
+        thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+    idle.wrapping_add(1)
+}
 
 /// Two threads bouncing one atomic word: A writes odd values, B answers
 /// with the next even one. Each write, seen by the other core, is one
@@ -248,8 +262,10 @@ pub const PING_PONG_CHUNK: u64 = 256;
 /// directions; a ping-pong cannot, so it counts two per exchange). The
 /// whole run's time per hand-off adds whatever the scheduler took from
 /// either spinner; noise only ever adds time, so the fastest chunk
-/// (`best`) is the floor with the least noise in it. Pure spinning: only
-/// meaningful with 2 free cores.
+/// (`best`) is the floor with the least noise in it. Spinning (yielding
+/// only after microseconds): the whole run is only meaningful with 2 free
+/// cores; `best` also on a busy machine, as long as some chunk ran with
+/// both threads on a core.
 pub fn ping_pong(budget: Duration, max_hand_offs: u64) -> PingPong {
     const STOP: u64 = u64::MAX;
     let word = Padded(AtomicU64::new(0));
@@ -262,6 +278,7 @@ pub fn ping_pong(budget: Duration, max_hand_offs: u64) -> PingPong {
             // Once, before the loop: a store in the loop would pull a line
             // away from the other core on every turn.
             ready.store(true, Ordering::Release);
+            let mut idle = 0u32;
             loop {
                 let v = word.0.load(Ordering::Acquire);
                 if v == STOP {
@@ -269,8 +286,9 @@ pub fn ping_pong(budget: Duration, max_hand_offs: u64) -> PingPong {
                 }
                 if v % 2 == 1 {
                     word.0.store(v + 1, Ordering::Release);
+                    idle = 0;
                 } else {
-                    std::hint::spin_loop();
+                    idle = spin_or_yield(idle);
                 }
             }
         });
@@ -282,8 +300,9 @@ pub fn ping_pong(budget: Duration, max_hand_offs: u64) -> PingPong {
         let mut v = 0u64;
         loop {
             word.0.store(v + 1, Ordering::Release);
+            let mut idle = 0u32;
             while word.0.load(Ordering::Acquire) != v + 2 {
-                std::hint::spin_loop();
+                idle = spin_or_yield(idle);
             }
             v += 2;
             let exchanges = v / 2;

@@ -225,16 +225,18 @@ impl Race {
             "",
             "",
         );
-        for &kind in &CONTENDERS {
-            let (_, _, fastest) = stats::spread(&self.rates(kind, ti));
-            if fastest > rate {
-                println!(
-                    "  NOTE: {} ran {fastest:.0} rounds/s in a repetition, above the floor:\n  \
-                     the floor's measurement was slowed throughout (a busy machine); it is not\n  \
-                     a floor in this run.",
-                    kind.name()
-                );
-            }
+        let above: Vec<&str> = CONTENDERS
+            .iter()
+            .filter(|&&kind| stats::spread(&self.rates(kind, ti)).2 > rate)
+            .map(|kind| kind.name())
+            .collect();
+        if !above.is_empty() {
+            println!(
+                "  NOTE: not a floor in this run: {} ran faster in some repetition.\n  \
+                 No chunk of the ping-pong ran with both threads on a core throughout (a busy\n  \
+                 machine); re-run on a quieter one for the floor.",
+                above.join(", ")
+            );
         }
     }
 

@@ -1,7 +1,8 @@
 //! The timer-service harness shared by `examples/timers.rs`,
-//! `benches/timer_queue.rs` and the tokio / scheduled-thread-pool anchors
-//! (`benches/timer-anchors/`): one `Service` trait, the contenders that
-//! need no extra dependency, and the measurements.
+//! `examples/compare` (its TimerQueue race), `benches/timer_queue.rs` and
+//! the tokio / scheduled-thread-pool anchors (`benches/timer-anchors/`): one
+//! `Service` trait, the contenders that need no extra dependency, and the
+//! measurements.
 #![allow(dead_code, unreachable_pub)] // Each includer uses a subset; the anchors crate needs `pub`.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Bench code uses std.
 #![allow(unsafe_code)] // The counting allocator only.

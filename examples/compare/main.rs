@@ -18,8 +18,8 @@
 //! with the min–max of the repetitions and each ratio per repetition (both
 //! sides measured back to back), then its median: one run's ratios on a
 //! shared machine are not what the next run shows. Writes an SVG chart of
-//! the rounds/s by thread count. About two minutes on 2 cores; `--smoke`
-//! about ten seconds.
+//! the rounds/s by thread count. About a minute on 2 cores; `--smoke` a few
+//! seconds.
 //!
 //! ```text
 //! --threads 2,4,8,16   thread counts for the barrier race

@@ -97,6 +97,11 @@
     feature(stdarch_wasm_atomic_wait)
 )]
 
+// README.md's examples are doctests too (`cargo test`), so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "std")]

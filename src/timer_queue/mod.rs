@@ -55,7 +55,7 @@ use self::raw::{
 use crate::futex::{self, Deadline};
 use crate::precision::{self, Precision};
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
-use crate::timer::TimerState;
+use crate::timer_phase::TimerState;
 use crate::waiting::park_flagged;
 use core::fmt;
 use core::time::Duration;

@@ -3,16 +3,9 @@
 //! park and be woken, drain at shutdown), and [`Driving`], which holds that
 //! role.
 //!
-//! # Waking the driver
-//!
-//! The driver publishes the instant it sleeps until, then sets the inbox's
-//! `PARKED` tag with a CAS that succeeds only on an empty inbox. A push
-//! that sees `PARKED` compares its due time with that instant and wakes the
-//! driver (a futex wake, or the waker of `set_driver_waker`) only if it is
-//! earlier, and only if no wake of this park has completed yet (`COVERED`
-//! in the futex word `seq`): a waker never counts on another one that may
-//! be stalled. A cancel wakes it only once the cancelled nodes add up to
-//! [`RECLAIM_BYTES`] (SAFETY.md, "TimerQueue: no lost wake-up").
+//! How a push wakes the parked driver (the `PARKED` tag, the instant it
+//! sleeps until, `COVERED` in `seq`) is in the timer queue's module doc,
+//! "Waking the driver", and SAFETY.md, "TimerQueue: no lost wake-up".
 
 use super::body::counter_add;
 #[cfg(loom)]

@@ -22,6 +22,21 @@ use core::time::Duration;
 /// A timer scheduled on a [`TimerQueue`]: cancel it, wait for it, look at
 /// it. Clones share the one timer; dropping it detaches (the timer still
 /// runs).
+///
+/// [`TimerQueue`]: crate::TimerQueue
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{TimerQueue, TimerState};
+/// use std::time::Duration;
+/// let queue = TimerQueue::new();
+/// let timer = queue.schedule(Duration::ZERO, || {});
+/// let clone = timer.clone(); // the same timer, for another thread
+/// assert!(clone.ptr_eq(&timer));
+/// queue.fire_due();
+/// assert_eq!(clone.state(), TimerState::Fired);
+/// ```
 #[derive(Clone)]
 pub struct ScheduledTimer {
     node: Owned,
@@ -45,6 +60,26 @@ impl ScheduledTimer {
     /// Never blocks, never allocates, takes no lock; drops the function
     /// at once if it was not running. The memory is reclaimed within a
     /// driver turn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{TimerQueue, TimerState};
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let once = queue.schedule(Duration::from_secs(60), || unreachable!());
+    /// assert!(once.cancel()); // it will never run
+    /// assert!(!once.cancel()); // already cancelled
+    ///
+    /// let tick = queue.schedule_repeating(Duration::from_millis(1), || {});
+    /// while tick.runs() == 0 {
+    ///     if let Some(wait) = queue.fire_due() {
+    ///         std::thread::sleep(wait);
+    ///     }
+    /// }
+    /// assert!(tick.cancel()); // no run starts after this
+    /// assert_eq!(tick.state(), TimerState::Cancelled);
+    /// ```
     pub fn cancel(&self) -> bool {
         let node = &self.node;
         let mut s = node.state().load(Ordering::Relaxed);
@@ -110,6 +145,18 @@ impl ScheduledTimer {
     /// progress at the cancel that panics ends it `Fired`).
     ///
     /// [`Timer`]: crate::Timer
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{TimerQueue, TimerState};
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let timer = queue.schedule(Duration::ZERO, || {});
+    /// assert_eq!(timer.state(), TimerState::Waiting);
+    /// queue.fire_due();
+    /// assert_eq!(timer.state(), TimerState::Fired);
+    /// ```
     pub fn state(&self) -> TimerState {
         // Acquire: a caller who sees a final state sees the function's
         // (or the canceller's) effects.
@@ -122,23 +169,87 @@ impl ScheduledTimer {
     }
 
     /// Whether the timer is `Fired` or `Cancelled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let timer = queue.schedule(Duration::from_secs(60), || {});
+    /// assert!(!timer.is_finished());
+    /// timer.cancel();
+    /// assert!(timer.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         // Acquire: as in `state`.
         is_finished(self.node.state().load(Ordering::Acquire))
     }
 
     /// Whether the timer repeats.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// assert!(!queue.schedule(Duration::ZERO, || {}).is_repeating());
+    /// assert!(queue.schedule_repeating(Duration::from_secs(1), || {}).is_repeating());
+    /// ```
     pub fn is_repeating(&self) -> bool {
         self.node.repeat().is_some()
     }
 
     /// Blocks until the timer is finished (never misses it).
+    ///
+    /// # Panics
+    ///
+    /// Called from a callback of the timer's own queue (with `std`) on a
+    /// timer that is not finished: the driver that must finish it is the
+    /// thread that would wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let queue = Arc::new(TimerQueue::new());
+    /// let driver = std::thread::spawn({
+    ///     let queue = Arc::clone(&queue);
+    ///     move || queue.run()
+    /// });
+    /// let timer = queue.schedule(Duration::from_millis(2), || {});
+    /// timer.wait(); // parks until the driver has run it
+    /// assert!(timer.is_finished());
+    /// queue.shutdown();
+    /// driver.join().unwrap();
+    /// ```
     pub fn wait(&self) {
         self.wait_until(None);
     }
 
     /// Blocks until the timer is finished or `timeout` passes; returns
     /// whether it is finished.
+    ///
+    /// # Panics
+    ///
+    /// Called from a callback of the timer's own queue (with `std`) on a
+    /// timer that is not finished: the driver that must finish it is the
+    /// thread that would wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new(); // nobody drives it
+    /// let timer = queue.schedule(Duration::ZERO, || {});
+    /// assert!(!timer.wait_timeout(Duration::from_millis(1))); // due, but not run
+    /// queue.fire_due();
+    /// assert!(timer.wait_timeout(Duration::ZERO));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_until(Deadline::after(timeout))
     }
@@ -165,6 +276,18 @@ impl ScheduledTimer {
     }
 
     /// Completed runs of the function (returned or panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let once = queue.schedule(Duration::ZERO, || {});
+    /// assert_eq!(once.runs(), 0);
+    /// queue.fire_due();
+    /// assert_eq!(once.runs(), 1);
+    /// ```
     pub fn runs(&self) -> u64 {
         match self.node.repeat() {
             Some(r) => counter_get(&r.runs),
@@ -175,6 +298,20 @@ impl ScheduledTimer {
 
     /// Repeating timers: periods skipped because a run (or the driver) was
     /// so late that their due time had passed. Always 0 for one-shots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let tick = queue.schedule_repeating(Duration::from_millis(1), || {});
+    /// std::thread::sleep(Duration::from_millis(5)); // nobody drives meanwhile
+    /// queue.fire_due(); // one run now; the periods since are skipped
+    /// assert_eq!(tick.runs(), 1);
+    /// assert!(tick.missed() >= 3);
+    /// assert_eq!(queue.schedule(Duration::ZERO, || {}).missed(), 0);
+    /// ```
     pub fn missed(&self) -> u64 {
         self.node.repeat().map_or(0, |r| counter_get(&r.missed))
     }
@@ -185,6 +322,25 @@ impl ScheduledTimer {
     ///
     /// The panic payload if the function panicked (the first `join` of
     /// the clones gets the payload, later ones a message saying so).
+    ///
+    /// # Panics
+    ///
+    /// Called from a callback of the timer's own queue (with `std`) on a
+    /// timer that is not finished: the driver that must finish it is the
+    /// thread that would wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let ok = queue.schedule(Duration::ZERO, || {});
+    /// let panics = queue.schedule(Duration::ZERO, || panic!("boom"));
+    /// queue.fire_due(); // catches the panic
+    /// assert!(ok.join().is_ok());
+    /// assert!(panics.join().is_err());
+    /// ```
     #[cfg(feature = "std")]
     pub fn join(self) -> std::thread::Result<()> {
         extern crate std;
@@ -201,6 +357,18 @@ impl ScheduledTimer {
     }
 
     /// Whether two handles name the same timer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let a = queue.schedule(Duration::from_secs(60), || {});
+    /// let b = queue.schedule(Duration::from_secs(60), || {});
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&b));
+    /// ```
     pub fn ptr_eq(&self, other: &ScheduledTimer) -> bool {
         self.node.same(&other.node)
     }

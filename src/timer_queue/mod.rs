@@ -29,7 +29,7 @@
 //!   it is earlier, and only if no wake of this park has completed yet
 //!   (`COVERED` in the futex word): a waker never counts on another one
 //!   that may be stalled. A cancel wakes it only once the cancelled nodes
-//!   add up to [`RECLAIM_BYTES`], so that memory comes back without a
+//!   add up to [`RECLAIM_BYTES`](driver::RECLAIM_BYTES), so that memory comes back without a
 //!   syscall per cancel and without waiting for a due time.
 //!
 //! # Memory ordering
@@ -163,6 +163,16 @@ impl TimerQueue {
     crate::sync::loom_const_fn! {
         /// An empty queue, with [`Precision::Default`]. `const`, so a queue
         /// can live in a `static`; nothing is allocated until first use.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rallypoint::TimerQueue;
+        /// static QUEUE: TimerQueue = TimerQueue::new(); // nothing allocated yet
+        /// assert!(QUEUE.is_empty());
+        /// let local = TimerQueue::new();
+        /// assert_eq!(local.len(), 0);
+        /// ```
         #[must_use]
         pub fn new() -> Self {
             Self {
@@ -191,6 +201,13 @@ impl TimerQueue {
     }
 
     /// The precision [`run`](Self::run) uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::{Precision, TimerQueue};
+    /// assert_eq!(TimerQueue::new().precision(), Precision::Default);
+    /// ```
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -469,6 +486,19 @@ impl TimerQueue {
     }
 
     /// Timers scheduled and not yet finished (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// let a = queue.schedule(Duration::from_secs(60), || {});
+    /// let _b = queue.schedule(Duration::from_secs(60), || {});
+    /// assert_eq!(queue.len(), 2);
+    /// a.cancel();
+    /// assert_eq!(queue.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.shared
             .get()
@@ -476,6 +506,19 @@ impl TimerQueue {
     }
 
     /// Whether [`len`](Self::len) is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// use std::time::Duration;
+    /// let queue = TimerQueue::new();
+    /// assert!(queue.is_empty());
+    /// let timer = queue.schedule(Duration::ZERO, || {});
+    /// assert!(!queue.is_empty());
+    /// queue.fire_due(); // runs it
+    /// assert!(queue.is_empty() && timer.is_finished());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -541,6 +584,16 @@ impl TimerQueue {
 
     /// Whether [`shutdown`](Self::shutdown) was called (or the queue is
     /// being dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::TimerQueue;
+    /// let queue = TimerQueue::new();
+    /// assert!(!queue.is_shut_down());
+    /// queue.shutdown();
+    /// assert!(queue.is_shut_down());
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.shared
             .get()

@@ -115,6 +115,7 @@ mod phaser;
 mod precision;
 mod sync;
 mod timer;
+mod timer_phase;
 #[cfg(feature = "alloc")]
 mod timer_queue;
 mod wait_count;
@@ -126,11 +127,12 @@ pub use futex::set_clock;
 #[cfg(target_has_atomic = "64")]
 pub use phaser::{ArrivalToken, Phaser};
 pub use precision::Precision;
+pub use timer::Timer;
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]
 pub use timer::TimerHandle;
-pub use timer::{Timer, TimerState};
+pub use timer_phase::TimerState;
 #[cfg(all(feature = "alloc", loom))]
 #[doc(hidden)]
 pub use timer_queue::{loom_clock, loom_stall};

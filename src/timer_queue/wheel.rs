@@ -17,9 +17,12 @@
 //! `zombies` for their cancel message (which carries their reference);
 //! released timers whose canceller is still `INFLIGHT` wait in `deferred`.
 
-use super::raw::{self, List, Owned, Token, CANCELLED};
-use super::NEVER;
+use super::clock::NEVER;
+use super::entry::Owned;
+use super::list::List;
+use super::token::{DriverCell, Token};
 use crate::sync::Ordering;
+use crate::timer_phase::{phase, CANCELLED};
 
 /// Nanoseconds per tick, as a shift (8 192 ns).
 pub(super) const TICK_SHIFT: u32 = 13;
@@ -30,7 +33,7 @@ const LEVELS: usize = 9;
 /// One level: 64 slots and a bitmap of the non-empty ones. A bit may be
 /// stale (set for a slot a cancel emptied); the scans clear it.
 struct Level {
-    occupied: raw::DriverCell<u64>,
+    occupied: DriverCell<u64>,
     slots: [List; SLOTS],
     /// Per slot, the earliest due nanosecond filed there since the slot was
     /// last emptied ([`NEVER`] when empty). A cancel leaves it as it was, so
@@ -39,7 +42,7 @@ struct Level {
     /// the slot's first tick, and that wake cascades the slot (never late,
     /// never a busy loop; SAFETY.md, "TimerQueue: the wheel and
     /// never-early").
-    earliest: [raw::DriverCell<u64>; SLOTS],
+    earliest: [DriverCell<u64>; SLOTS],
 }
 
 impl Level {
@@ -53,7 +56,7 @@ impl Level {
 /// Everything the driver owns.
 pub(super) struct Driver {
     /// Ticks up to which the wheel has been advanced.
-    elapsed: raw::DriverCell<u64>,
+    elapsed: DriverCell<u64>,
     levels: [Level; LEVELS],
     /// Reached their tick, not yet their due nanosecond.
     current: List,
@@ -88,11 +91,11 @@ fn level_for(elapsed: u64, tick: u64) -> usize {
 impl Driver {
     pub(super) fn new() -> Self {
         Self {
-            elapsed: raw::DriverCell::new(0),
+            elapsed: DriverCell::new(0),
             levels: core::array::from_fn(|_| Level {
-                occupied: raw::DriverCell::new(0),
+                occupied: DriverCell::new(0),
                 slots: core::array::from_fn(|_| List::new()),
-                earliest: core::array::from_fn(|_| raw::DriverCell::new(NEVER)),
+                earliest: core::array::from_fn(|_| DriverCell::new(NEVER)),
             }),
             current: List::new(),
             firing: List::new(),
@@ -167,7 +170,7 @@ impl Driver {
             let l = &self.levels[level];
             l.clear_slot(tok, slot);
             while let Some(node) = l.slots[slot].pop(tok) {
-                if raw::phase(node.state().load(Ordering::Relaxed)) == CANCELLED {
+                if phase(node.state().load(Ordering::Relaxed)) == CANCELLED {
                     // Its cancel message (on its way) releases it.
                     self.zombies.push(tok, node);
                 } else {

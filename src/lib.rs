@@ -19,6 +19,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod action;
 mod barrier;
 mod error;
 mod futex;
@@ -26,18 +27,22 @@ mod futex;
 mod phaser;
 mod precision;
 mod sync;
+#[allow(unsafe_code)] // the timer's function cell (SAFETY.md, "Timer: the function cell")
+mod take_cell;
+mod time;
 mod timer;
 #[cfg(feature = "alloc")]
 mod timer_queue;
-mod wait_count;
+mod unwind;
 mod waiting;
 
-pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
+pub use action::{BarrierAction, BarrierWaitResult, NoAction};
+pub use barrier::Barrier;
 pub use error::BarrierError;
-pub use futex::set_clock;
 #[cfg(target_has_atomic = "64")]
 pub use phaser::{ArrivalToken, Phaser};
 pub use precision::Precision;
+pub use time::set_clock;
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]

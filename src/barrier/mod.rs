@@ -59,10 +59,12 @@
 mod lag;
 mod layout;
 
+use crate::action::{BarrierAction, BarrierWaitResult, NoAction};
 use crate::error::BarrierError;
-use crate::futex::Nanos;
-use crate::sync::{self, loom_const_fn, AtomicU32, Backoff, Ordering};
-use crate::waiting::{StateWord, Timeout};
+use crate::sync::{loom_const_fn, AtomicU32, Ordering};
+use crate::time::{Nanos, Timeout};
+use crate::unwind::on_unwind;
+use crate::waiting::{Backoff, StateWord};
 use core::cell::Cell;
 use core::fmt;
 use core::time::Duration;
@@ -71,108 +73,6 @@ use layout::{
     count, fresh_generation, generation, invalid, is_failed, next_generation, one_gone, AtomicWord,
     Word, BROKEN, COUNT_MASK, RESETTING, SLEEPERS, TOO_MANY_PARTIES,
 };
-
-/// What a barrier runs when a generation completes: Python's `action`.
-///
-/// Implemented for every `Fn()` closure and for [`NoAction`]; implement it
-/// for a type of your own to give the action a name and state, and pass it
-/// to [`Barrier::with_action`]. The action runs exactly once per completed
-/// generation, on the leader's thread (the last to arrive), after all
-/// parties arrived and before any of them returns.
-///
-/// # Examples
-///
-/// ```
-/// use rallypoint::{Barrier, BarrierAction};
-/// use std::sync::atomic::{AtomicU64, Ordering};
-///
-/// /// Counts completed rounds.
-/// struct Rounds<'a>(&'a AtomicU64);
-/// impl BarrierAction for Rounds<'_> {
-///     fn run(&self) {
-///         self.0.fetch_add(1, Ordering::Relaxed);
-///     }
-/// }
-///
-/// let rounds = AtomicU64::new(0);
-/// let barrier = Barrier::with_action(1, Rounds(&rounds));
-/// barrier.wait().unwrap();
-/// barrier.wait().unwrap();
-/// assert_eq!(rounds.load(Ordering::Relaxed), 2);
-/// ```
-pub trait BarrierAction {
-    /// Runs the action.
-    fn run(&self);
-
-    /// Whether `run` does nothing, so the leader can release the generation
-    /// in the same CAS it arrives with. Implementation detail of
-    /// [`NoAction`]; leave it `false`.
-    #[doc(hidden)]
-    const IS_NOOP: bool = false;
-}
-
-/// The action of a barrier built with [`Barrier::new`]: does nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NoAction;
-
-impl BarrierAction for NoAction {
-    #[inline]
-    fn run(&self) {}
-    const IS_NOOP: bool = true;
-}
-
-impl<F: Fn()> BarrierAction for F {
-    #[inline]
-    fn run(&self) {
-        self();
-    }
-}
-
-/// What a successful [`Barrier::wait`] returns: this party's arrival index.
-///
-/// # Examples
-///
-/// ```
-/// let barrier = rallypoint::Barrier::new(1);
-/// let result = barrier.wait().unwrap();
-/// assert_eq!(result.index(), 0);
-/// assert!(result.is_leader());
-/// ```
-///
-/// Not `#[must_use]` (nor is std's): most callers only need to know the
-/// barrier was passed, and the `Result` around it is `#[must_use]` already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BarrierWaitResult {
-    index: u32,
-    parties: u32,
-}
-
-impl BarrierWaitResult {
-    /// The result for arrival `index` of a round of `parties` (for the
-    /// crate's other barriers: `Phaser::arrive_and_wait`).
-    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
-    pub(crate) const fn new(index: usize, parties: usize) -> Self {
-        Self {
-            index: index as u32,
-            parties: parties as u32,
-        }
-    }
-
-    /// This party's place in its generation's arrival order, in
-    /// `0..parties`: 0 arrived first, `parties - 1` last. Python's return
-    /// value of `Barrier.wait()`.
-    #[inline]
-    pub fn index(&self) -> usize {
-        self.index as usize
-    }
-
-    /// Whether this party arrived last (`index() == parties - 1`): the one
-    /// that ran the action. Like `std::sync::BarrierWaitResult::is_leader`.
-    #[inline]
-    pub fn is_leader(&self) -> bool {
-        self.index + 1 == self.parties
-    }
-}
 
 /// A reusable barrier with Python's `threading.Barrier` semantics.
 ///
@@ -537,39 +437,24 @@ impl<A> Barrier<A> {
         });
     }
 
-    /// The state word with its futex word (`waiting.rs`).
+    /// The state word with its futex word and invariant (`waiting/`).
     #[inline]
-    fn word(&self) -> StateWord<'_, Word> {
-        StateWord::new(&self.state, &self.seq, SLEEPERS)
+    fn word(&self) -> StateWord<'_, Word, impl Fn(Word) -> Option<&'static str> + Copy> {
+        let parties = self.parties();
+        StateWord::new(&self.state, &self.seq, SLEEPERS, "Barrier", move |w| {
+            invalid(w, parties)
+        })
     }
 
-    /// Makes one transition of the state word: `f` maps the current word to
-    /// the next, or to `None` for "no transition" (then `Err(current)`).
-    /// Returns the word it replaced. Every state change goes through here.
-    ///
-    /// Wakes parked threads exactly when the transition clears `SLEEPERS`:
-    /// the transitions that end what sleepers wait for (release, breaks,
-    /// the end of `RESETTING`, an abort while the action runs) clear it,
-    /// the others (arrivals, departures, a reset of a full generation,
-    /// parking) keep it. So no call site decides whether to wake, and none
-    /// wakes with no sleeper. Every value `f` sees and `Err` returns was
-    /// read with `Acquire` (`StateWord::transition`).
-    ///
-    /// Debug and loom builds check the state word's invariant on every
-    /// transition (`layout::invalid`) and panic, naming the transition,
-    /// on a word that breaks it.
+    /// Makes one transition of the state word (`StateWord::transition`:
+    /// one CAS decided from the value it saw, which was read with
+    /// `Acquire`; wakes exactly when it clears `SLEEPERS`, the transitions
+    /// that end what sleepers wait for: release, breaks, the end of
+    /// `RESETTING`, an abort while the action runs; checked against
+    /// `layout::invalid` in debug and loom builds).
     #[inline]
-    fn transition(&self, mut f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
-        let parties = self.parties();
-        self.word().transition(|s| {
-            let new = f(s)?;
-            if cfg!(any(debug_assertions, loom)) {
-                if let Some(why) = invalid(new, parties) {
-                    panic!("Barrier: transition {s:#x} -> {new:#x} breaks the state word: {why}");
-                }
-            }
-            Some(new)
-        })
+    fn transition(&self, f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
+        self.word().transition(f)
     }
 
     /// One step of waiting for the state word to leave `s` (spin, yield,
@@ -686,7 +571,7 @@ impl<A: BarrierAction> Barrier<A> {
                 Err(s) => {
                     // Not our generation yet: reset's victims are leaving, or
                     // the action runs. Wait for the state to move on.
-                    if timeout.has_passed(&backoff) {
+                    if timeout.has_passed(backoff.is_spinning()) {
                         // Our timeout elapsed before our generation was complete.
                         self.abort();
                         return Err(BarrierError::TimedOut);
@@ -697,10 +582,7 @@ impl<A: BarrierAction> Barrier<A> {
         };
 
         let index = count(old);
-        let result = BarrierWaitResult {
-            index: index as u32,
-            parties: self.parties,
-        };
+        let result = BarrierWaitResult::new(index, parties);
         if index + 1 == parties {
             ticket.leave(); // The leader reads no outcome.
             if !released.get() {
@@ -717,7 +599,7 @@ impl<A: BarrierAction> Barrier<A> {
     /// full; run the action, then release (or break, if it panics).
     #[cold]
     fn run_action_and_release(&self) {
-        sync::on_unwind(|| self.action.run(), || self.break_after_action_panic());
+        on_unwind(|| self.action.run(), || self.break_after_action_panic());
         // Nobody else moves `gen` while the generation is full, so waiting
         // for stragglers first (narrow layout only) cannot go stale.
         let s = self.word().load(Ordering::Relaxed);
@@ -767,7 +649,7 @@ impl<A: BarrierAction> Barrier<A> {
                 if is_failed(s) {
                     return Err(self.depart(gen, timeout));
                 }
-                if timeout.has_passed(&backoff) {
+                if timeout.has_passed(backoff.is_spinning()) {
                     match self.time_out(gen) {
                         Outcome::Released => return Ok(()),
                         Outcome::Failed(e) => return Err(e),

@@ -36,10 +36,12 @@
 mod layout;
 mod readers;
 
-use crate::barrier::{BarrierAction, BarrierWaitResult, NoAction};
+use crate::action::{BarrierAction, BarrierWaitResult, NoAction};
 use crate::error::BarrierError;
-use crate::sync::{self, loom_const_fn, AtomicU32, AtomicU64, Backoff, Ordering};
-use crate::waiting::{StateWord, Timeout};
+use crate::sync::{loom_const_fn, AtomicU32, AtomicU64, Ordering};
+use crate::time::Timeout;
+use crate::unwind::on_unwind;
+use crate::waiting::{Backoff, StateWord};
 use core::cell::Cell;
 use core::fmt;
 use core::time::Duration;
@@ -532,30 +534,19 @@ impl<A> Phaser<A> {
         }
     }
 
-    /// The state word with its futex word (`waiting.rs`).
+    /// The state word with its futex word and invariant (`waiting/`).
     #[inline]
-    fn word(&self) -> StateWord<'_, Word> {
-        StateWord::new(&self.state, &self.seq, SLEEPERS)
+    fn word(&self) -> StateWord<'_, Word, fn(Word) -> Option<&'static str>> {
+        StateWord::new(&self.state, &self.seq, SLEEPERS, "Phaser", invalid)
     }
 
     /// Makes one transition of the state word (`StateWord::transition`:
     /// one CAS decided from the value it saw, which was read with
-    /// `Acquire`; wakes exactly when it clears `SLEEPERS`).
-    ///
-    /// Debug and loom builds check the invariant on every transition
-    /// (`layout::invalid`) and panic, naming the transition, on a word that
-    /// breaks it.
+    /// `Acquire`; wakes exactly when it clears `SLEEPERS`; checked against
+    /// `layout::invalid` in debug and loom builds).
     #[inline]
-    fn transition(&self, mut f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
-        self.word().transition(|s| {
-            let new = f(s)?;
-            if cfg!(any(debug_assertions, loom)) {
-                if let Some(why) = invalid(new) {
-                    panic!("Phaser: transition {s:#x} -> {new:#x} breaks the state word: {why}");
-                }
-            }
-            Some(new)
-        })
+    fn transition(&self, f: impl FnMut(Word) -> Option<Word>) -> Result<Word, Word> {
+        self.word().transition(f)
     }
 
     /// One step of waiting for the state word to leave `s` (spin, yield,
@@ -872,7 +863,7 @@ impl<A: BarrierAction> Phaser<A> {
                 }
                 Err(s) => {
                     // The action runs: this arrival belongs to the next phase.
-                    if timeout.is_some_and(|t| t.has_passed(&backoff)) {
+                    if timeout.is_some_and(|t| t.has_passed(backoff.is_spinning())) {
                         self.abort();
                         return Err(BarrierError::TimedOut);
                     }
@@ -894,7 +885,7 @@ impl<A: BarrierAction> Phaser<A> {
     /// `ADVANCING`; run the action, then advance (or break, if it panics).
     #[cold]
     fn run_action_and_advance(&self, p: u32) {
-        sync::on_unwind(|| self.action.run(), || self.break_after_action_panic(p));
+        on_unwind(|| self.action.run(), || self.break_after_action_panic(p));
         // A pending abort carries over to the next phase. AcqRel: Release
         // publishes the action's effects and every arrival's writes to the
         // waiters' Acquire loads that see the new phase.
@@ -936,7 +927,7 @@ impl<A: BarrierAction> Phaser<A> {
             }
             // Counted from here on, before the next look decides.
             ticket.enter(token.resets);
-            if timeout.has_passed(&backoff) {
+            if timeout.has_passed(backoff.is_spinning()) {
                 return Err(BarrierError::TimedOut);
             }
             if arrived(s) != seen {
@@ -969,7 +960,7 @@ impl<A: BarrierAction> Phaser<A> {
                 });
             }
             let complete = s & ADVANCING != 0;
-            if !complete && timeout.has_passed(&backoff) {
+            if !complete && timeout.has_passed(backoff.is_spinning()) {
                 // Break the phase, if it is still ours and open. One CAS
                 // decides between this and the completing arrival.
                 let broke = self.transition(|s| {

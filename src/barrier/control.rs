@@ -20,7 +20,7 @@ use core::time::Duration;
 ///
 /// `parties` threads call [`wait`](Self::wait); the last to arrive runs the
 /// optional action and releases them all, each with its arrival
-/// [`index`](BarrierWaitResult::index). The barrier can be
+/// [`index`](crate::BarrierWaitResult::index). The barrier can be
 /// [`abort`](Self::abort)ed and [`reset`](Self::reset); a timeout, an abort
 /// or a panicking action *breaks* it, failing every party of the generation.
 ///
@@ -240,12 +240,29 @@ impl<A> Barrier<A> {
     }
 
     /// The number of threads required to pass the barrier. Never changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = rallypoint::Barrier::new(3);
+    /// assert_eq!(barrier.parties(), 3);
+    /// ```
     #[inline]
     pub fn parties(&self) -> usize {
         self.parties as usize
     }
 
     /// The default timeout of [`wait`](Self::wait), if one was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// assert_eq!(barrier.timeout(), None);
+    /// let barrier = barrier.with_timeout(Duration::from_secs(5));
+    /// assert_eq!(barrier.timeout(), Some(Duration::from_secs(5)));
+    /// ```
     #[inline]
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout.map(Nanos::to_duration)
@@ -291,6 +308,16 @@ impl<A> Barrier<A> {
     /// An `abort` while the action runs reports `true` at once: the
     /// finishing generation still passes, and every `wait` from then on
     /// fails until `reset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = rallypoint::Barrier::new(2);
+    /// assert!(!barrier.is_broken());
+    /// let _ = barrier.wait_timeout(Duration::ZERO); // times out: breaks it
+    /// assert!(barrier.is_broken());
+    /// ```
     pub fn is_broken(&self) -> bool {
         // Relaxed: a snapshot that publishes nothing.
         self.word().load(Ordering::Relaxed) & BROKEN != 0

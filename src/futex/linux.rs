@@ -1,10 +1,8 @@
-//! Linux and Android: `futex(2)`, through the shared Linux-ABI wait loop
-//! and wake (`linux_abi.rs`, which says why `FUTEX_WAIT_BITSET |
+//! Linux and Android: the `futex(2)` system call, for the Linux-ABI wait
+//! loop and wake (`linux_abi.rs`, which says why `FUTEX_WAIT_BITSET |
 //! FUTEX_PRIVATE_FLAG` with an absolute deadline).
 
-use super::linux_abi;
 use crate::sync::AtomicU32;
-use crate::time::Deadline;
 use core::ptr;
 
 // riscv32 Linux has only the 64-bit-time futex syscall.
@@ -14,7 +12,12 @@ use libc::SYS_futex as SYS_FUTEX;
 use libc::SYS_futex_time64 as SYS_FUTEX;
 
 /// `futex(word, op, val, timeout, NULL, !0)`: the Linux-ABI call.
-fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: Option<&libc::timespec>) -> bool {
+pub(super) fn futex(
+    word: &AtomicU32,
+    op: libc::c_int,
+    val: u32,
+    timeout: Option<&libc::timespec>,
+) -> bool {
     let timeout = timeout.map_or(ptr::null(), |ts| ts as *const libc::timespec);
     // - `word` is a live, aligned `AtomicU32` for the whole call, since
     //   we hold a shared reference to it;
@@ -35,12 +38,4 @@ fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: Option<&libc::tim
         )
     };
     r >= 0
-}
-
-pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
-    linux_abi::wait(futex, word, expected, deadline)
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    linux_abi::wake_all(futex, word);
 }

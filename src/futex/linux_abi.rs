@@ -1,7 +1,8 @@
-//! The Linux futex ABI, which NetBSD's `__futex` implements too: the wait
-//! loop (`FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG` with an *absolute*
-//! `CLOCK_MONOTONIC` deadline) and the wake (`FUTEX_WAKE`), over each OS's
-//! own system call (`linux.rs`, `netbsd.rs`).
+//! Linux, Android and NetBSD: the Linux futex ABI, which NetBSD's
+//! `__futex` implements too. The wait loop (`FUTEX_WAIT_BITSET |
+//! FUTEX_PRIVATE_FLAG` with an *absolute* `CLOCK_MONOTONIC` deadline) and
+//! the wake (`FUTEX_WAKE`) are here, once; each OS's file (`linux.rs`,
+//! `netbsd.rs`, compiled as `sys`) spells only its system call.
 //!
 //! `FUTEX_WAIT_BITSET` takes an absolute deadline (plain `FUTEX_WAIT` takes
 //! a relative one, which a retry after `EINTR` would stretch); the all-ones
@@ -14,18 +15,21 @@ use super::unix::{after_error, errno, timespec};
 use crate::sync::{AtomicU32, Ordering};
 use crate::time::Deadline;
 
-/// One call of the OS's futex system call on `word` with `op`, `val` and
-/// `timeout` (its other arguments as `FUTEX_WAIT_BITSET` wants them: no
-/// second address, the all-ones bitset). Returns whether it succeeded
-/// (else `errno` says why).
-pub(super) type Futex = fn(&AtomicU32, libc::c_int, u32, Option<&libc::timespec>) -> bool;
+use sys::futex;
 
-pub(super) fn wait(
-    futex: Futex,
-    word: &AtomicU32,
-    expected: u32,
-    deadline: Option<Deadline>,
-) -> bool {
+// `futex(word, op, val, timeout) -> bool`: one call of the OS's futex
+// system call on `word` with `op`, `val` and `timeout` (its other
+// arguments as `FUTEX_WAIT_BITSET` wants them: no second address, the
+// all-ones bitset); whether it succeeded (else `errno` says why).
+#[cfg(rallypoint_backend = "linux")]
+#[path = "linux.rs"]
+mod sys;
+
+#[cfg(rallypoint_backend = "netbsd")]
+#[path = "netbsd.rs"]
+mod sys;
+
+pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     // The kernel measures the absolute deadline on CLOCK_MONOTONIC, the
     // crate's clock here (`time/clock.rs`), so a retry never stretches it.
     let timespec = deadline.and_then(|d| timespec(d.since_origin()));
@@ -44,7 +48,7 @@ pub(super) fn wait(
     }
 }
 
-pub(super) fn wake_all(futex: Futex, word: &AtomicU32) {
+pub(super) fn wake_all(word: &AtomicU32) {
     // Waking an address nobody waits on is harmless.
     let woke = futex(
         word,

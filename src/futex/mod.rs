@@ -52,12 +52,12 @@ pub(crate) use crate::time::{now, Deadline, Nanos};
 // | `cfg(loom)`                                  | `loom.rs`        |
 // | `cfg(rallypoint_force_spin)`                 | `spin.rs` (test-only cfg: runs the no-OS backend on any host) |
 // | `cfg(rallypoint_force_fallback)` + `std`     | `fallback.rs` (test-only cfg: runs the fallback on any host) |
-// | Linux, Android                               | `linux.rs`       |
+// | Linux, Android                               | `linux_abi.rs` + `linux.rs` |
 // | FreeBSD                                      | `freebsd.rs`     |
 // | Windows                                      | `windows.rs`     |
 // | Apple                                        | `apple.rs`       |
 // | OpenBSD                                      | `openbsd.rs`     |
-// | NetBSD                                       | `netbsd.rs`      |
+// | NetBSD                                       | `linux_abi.rs` + `netbsd.rs` |
 // | DragonFly BSD                                | `dragonfly.rs`   |
 // | Fuchsia                                      | `fuchsia.rs`     |
 // | Emscripten with the `atomics` target feature | `emscripten.rs`  |
@@ -119,9 +119,14 @@ compile_error!(
 #[allow(unsafe_code)]
 mod unix;
 
-#[cfg(all(not(loom), rallypoint_backend = "linux"))]
+// Linux and NetBSD share the Linux futex ABI: `linux_abi.rs` holds the
+// loop, and compiles `linux.rs` or `netbsd.rs` for the system call.
+#[cfg(all(
+    not(loom),
+    any(rallypoint_backend = "linux", rallypoint_backend = "netbsd")
+))]
 #[allow(unsafe_code)]
-#[path = "linux.rs"]
+#[path = "linux_abi.rs"]
 mod imp;
 
 #[cfg(all(not(loom), rallypoint_backend = "freebsd"))]
@@ -142,11 +147,6 @@ mod imp;
 #[cfg(all(not(loom), rallypoint_backend = "openbsd"))]
 #[allow(unsafe_code)]
 #[path = "openbsd.rs"]
-mod imp;
-
-#[cfg(all(not(loom), rallypoint_backend = "netbsd"))]
-#[allow(unsafe_code)]
-#[path = "netbsd.rs"]
 mod imp;
 
 #[cfg(all(not(loom), rallypoint_backend = "dragonfly"))]
@@ -183,13 +183,6 @@ mod imp;
 #[cfg(all(not(loom), rallypoint_backend = "spin"))]
 #[path = "spin.rs"]
 mod imp;
-
-// What the Linux-ABI backends share (Linux, NetBSD).
-#[cfg(all(
-    not(loom),
-    any(rallypoint_backend = "linux", rallypoint_backend = "netbsd")
-))]
-mod linux_abi;
 
 // The no-OS and std-fallback backends are also compiled on hosts with a
 // native backend, for their own unit tests, so that the code bare-metal and

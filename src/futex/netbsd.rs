@@ -1,5 +1,5 @@
 //! NetBSD (9 and later): the Linux-compatible `__futex` system call
-//! (`SYS___futex`, number 166), through the shared Linux-ABI wait loop and
+//! (`SYS___futex`, number 166), for the Linux-ABI wait loop and
 //! wake (`linux_abi.rs`: `FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG` and an
 //! *absolute* `CLOCK_MONOTONIC` deadline, as on Linux).
 //!
@@ -10,16 +10,19 @@
 //! NetBSD module, so it is spelled here (`sys/syscall.h`: `SYS___futex
 //! 166`).
 
-use super::linux_abi;
 use crate::sync::AtomicU32;
-use crate::time::Deadline;
 use core::ptr;
 
 /// `SYS___futex` in NetBSD's `sys/syscall.h` (NetBSD 9.0 onwards).
 const SYS___FUTEX: libc::c_int = 166;
 
 /// `__futex(word, op, val, timeout, NULL, 0, !0)`: the Linux-ABI call.
-fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: Option<&libc::timespec>) -> bool {
+pub(super) fn futex(
+    word: &AtomicU32,
+    op: libc::c_int,
+    val: u32,
+    timeout: Option<&libc::timespec>,
+) -> bool {
     let timeout = timeout.map_or(ptr::null(), |ts| ts as *const libc::timespec);
     // - `word` is a live, aligned `AtomicU32` for the whole call;
     // - `timeout` is null or points to a `timespec` the caller borrows
@@ -40,12 +43,4 @@ fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: Option<&libc::tim
         )
     };
     r >= 0
-}
-
-pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
-    linux_abi::wait(futex, word, expected, deadline)
-}
-
-pub(super) fn wake_all(word: &AtomicU32) {
-    linux_abi::wake_all(futex, word);
 }

@@ -26,15 +26,7 @@ pub(super) fn errno() -> i32 {
 
 /// `d` as a `timespec`, or `None` if `time_t` cannot hold it (then the
 /// wait is untimed: "too far to represent" means forever).
-#[cfg_attr(
-    not(any(
-        rallypoint_backend = "linux",
-        rallypoint_backend = "netbsd",
-        rallypoint_backend = "freebsd",
-        rallypoint_backend = "openbsd"
-    )),
-    allow(dead_code)
-)]
+#[allow(dead_code)] // Apple, DragonFly, Emscripten: other units, other errnos
 pub(super) fn timespec(d: Duration) -> Option<libc::timespec> {
     Some(libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).ok()?,
@@ -53,15 +45,7 @@ pub(super) fn timespec(d: Duration) -> Option<libc::timespec> {
 /// - `EAGAIN`: the word did not hold `expected` when the kernel looked;
 /// - anything else is unexpected: a debug assertion, else `true` (a
 ///   spurious return; the caller re-checks).
-#[cfg_attr(
-    not(any(
-        rallypoint_backend = "linux",
-        rallypoint_backend = "netbsd",
-        rallypoint_backend = "freebsd",
-        rallypoint_backend = "openbsd"
-    )),
-    allow(dead_code)
-)]
+#[allow(dead_code)] // Apple, DragonFly, Emscripten: other units, other errnos
 pub(super) fn after_error(errno: i32, deadline: Option<Deadline>) -> Option<bool> {
     match errno {
         libc::ETIMEDOUT => deadline.is_some_and(Deadline::has_passed).then_some(false),

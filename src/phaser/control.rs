@@ -42,6 +42,16 @@ pub struct ArrivalToken {
 
 impl ArrivalToken {
     /// The phase the arrival was made in (`0..2^28`, wrapping).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let phaser = rallypoint::Phaser::new(2);
+    /// let first = phaser.arrive().unwrap();
+    /// let second = phaser.arrive().unwrap(); // completes phase 0
+    /// let third = phaser.arrive().unwrap(); // an arrival in phase 1
+    /// assert_eq!((first.phase(), second.phase(), third.phase()), (0, 0, 1));
+    /// ```
     #[inline]
     pub fn phase(&self) -> u32 {
         self.phase
@@ -188,6 +198,14 @@ pub struct Phaser<A = NoAction> {
 
 impl Phaser<NoAction> {
     /// The largest number of parties a phaser can have: 65 535.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rallypoint::Phaser;
+    /// let full = Phaser::new(Phaser::MAX_PARTIES);
+    /// assert_eq!(full.parties(), Phaser::MAX_PARTIES);
+    /// ```
     pub const MAX_PARTIES: usize = MAX_PARTIES;
 
     loom_const_fn! {
@@ -270,6 +288,16 @@ impl<A> Phaser<A> {
     /// [`register`](Self::register)ed is, at once.
     ///
     /// A snapshot: other threads may change it at any moment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let phaser = rallypoint::Phaser::new(2);
+    /// phaser.register().unwrap();
+    /// assert_eq!(phaser.parties(), 3);
+    /// let _ = phaser.arrive_and_drop().unwrap();
+    /// assert_eq!(phaser.parties(), 2);
+    /// ```
     #[inline]
     pub fn parties(&self) -> usize {
         // Relaxed: a snapshot that publishes nothing.
@@ -300,6 +328,15 @@ impl<A> Phaser<A> {
     /// broken or partly arrived phase.
     ///
     /// A snapshot: other threads may change it at any moment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let phaser = rallypoint::Phaser::new(1);
+    /// assert_eq!(phaser.phase(), 0);
+    /// let _ = phaser.arrive().unwrap(); // completes phase 0
+    /// assert_eq!(phaser.phase(), 1);
+    /// ```
     #[inline]
     pub fn phase(&self) -> u32 {
         // Relaxed: a snapshot that publishes nothing.
@@ -313,6 +350,15 @@ impl<A> Phaser<A> {
     /// An `abort` while the action runs reports `true` at once: the
     /// completing phase still passes, and every arrival from then on fails
     /// until `reset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let phaser = rallypoint::Phaser::new(2);
+    /// assert!(!phaser.is_broken());
+    /// phaser.abort();
+    /// assert!(phaser.is_broken());
+    /// ```
     #[inline]
     pub fn is_broken(&self) -> bool {
         // Relaxed: a snapshot that publishes nothing.

@@ -1,16 +1,18 @@
 //! The crate's monotonic clock, chosen once per target, and [`set_clock`],
 //! which registers the clock of targets without an OS.
 //!
-//! | Backend (`rallypoint_backend`, set by `build.rs`) | Clock |
-//! |---|---|
-//! | loom | none: always zero (the models have no time) |
-//! | `linux`, `freebsd`, `openbsd`, `netbsd`, `dragonfly`, `emscripten` | `clock_gettime(CLOCK_MONOTONIC)` (`clock/unix.rs`) |
-//! | `apple` | `clock_gettime(CLOCK_UPTIME_RAW)`, std's `Instant` clock (`clock/unix.rs`) |
-//! | `windows` | `QueryPerformanceCounter` (`clock/windows.rs`) |
-//! | `fuchsia` | `zx_clock_get_monotonic` (`clock/fuchsia.rs`) |
-//! | `wasm` | WASI preview 1's monotonic clock; elsewhere the registered one (`clock/wasm.rs`) |
-//! | `fallback` | `std::time::Instant`, from the first reading (`clock/instant.rs`) |
-//! | `spin` | the registered clock (`clock/registered.rs`) |
+//! | `rallypoint_backend` | `rallypoint_clock` | Clock |
+//! |---|---|---|
+//! | (loom) | (ignored) | none: always zero (the models have no time) |
+//! | `linux`, `freebsd`, `openbsd`, `netbsd`, `dragonfly`, `emscripten` | `unix` | `clock_gettime(CLOCK_MONOTONIC)` (`clock/unix.rs`) |
+//! | `apple` | `unix` | `clock_gettime(CLOCK_UPTIME_RAW)`, std's `Instant` clock (`clock/unix.rs`) |
+//! | `windows` | `windows` | `QueryPerformanceCounter` (`clock/windows.rs`) |
+//! | `fuchsia` | `fuchsia` | `zx_clock_get_monotonic` (`clock/fuchsia.rs`) |
+//! | `wasm` | `wasm` | WASI preview 1's monotonic clock; elsewhere the registered one (`clock/wasm.rs`) |
+//! | `fallback` | `instant` | `std::time::Instant`, from the first reading (`clock/instant.rs`) |
+//! | `spin` | `registered` | the registered clock (`clock/registered.rs`) |
+//!
+//! `build.rs` sets both cfgs, the second from the first.
 //!
 //! Each is the clock the backend's OS measures its own timeouts on, so a
 //! kernel deadline and ours agree; the backends still re-check ours before
@@ -23,42 +25,31 @@ use core::time::Duration;
 #[allow(unsafe_code)]
 mod registered;
 
-#[cfg(all(
-    not(loom),
-    any(
-        rallypoint_backend = "linux",
-        rallypoint_backend = "freebsd",
-        rallypoint_backend = "apple",
-        rallypoint_backend = "openbsd",
-        rallypoint_backend = "netbsd",
-        rallypoint_backend = "dragonfly",
-        rallypoint_backend = "emscripten"
-    )
-))]
+#[cfg(all(not(loom), rallypoint_clock = "unix"))]
 #[allow(unsafe_code)]
 #[path = "clock/unix.rs"]
 mod os;
 
-#[cfg(all(not(loom), rallypoint_backend = "windows"))]
+#[cfg(all(not(loom), rallypoint_clock = "windows"))]
 #[allow(unsafe_code)]
 #[path = "clock/windows.rs"]
 mod os;
 
-#[cfg(all(not(loom), rallypoint_backend = "fuchsia"))]
+#[cfg(all(not(loom), rallypoint_clock = "fuchsia"))]
 #[allow(unsafe_code)]
 #[path = "clock/fuchsia.rs"]
 mod os;
 
-#[cfg(all(not(loom), rallypoint_backend = "wasm"))]
+#[cfg(all(not(loom), rallypoint_clock = "wasm"))]
 #[allow(unsafe_code)]
 #[path = "clock/wasm.rs"]
 mod os;
 
-#[cfg(all(not(loom), rallypoint_backend = "fallback"))]
+#[cfg(all(not(loom), rallypoint_clock = "instant"))]
 #[path = "clock/instant.rs"]
 mod os;
 
-#[cfg(all(not(loom), rallypoint_backend = "spin"))]
+#[cfg(all(not(loom), rallypoint_clock = "registered"))]
 use registered as os;
 
 /// The monotonic clock that deadlines are measured on, as time since an

@@ -20,7 +20,6 @@ use crate::sync::{AtomicU32, Ordering};
 use crate::time::Deadline;
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicPtr, AtomicU8};
-use core::time::Duration;
 
 type WaitFn = unsafe extern "C" fn(*mut c_void, u64, usize, u32) -> c_int;
 type WaitTimeoutFn = unsafe extern "C" fn(*mut c_void, u64, usize, u32, u32, u64) -> c_int;

@@ -12,7 +12,10 @@
 //! 2. `rallypoint_backend = "..."` names the wait layer's backend (the
 //!    table in `src/futex/mod.rs`), chosen here once from the target, the
 //!    `std` feature and the test switches, so that the list of OSes with a
-//!    native futex is written in one place instead of in every `cfg`.
+//!    native futex is written in one place instead of in every `cfg`. From
+//!    it follows `rallypoint_clock = "..."`, the crate's clock (the table in
+//!    `src/time/clock.rs`), so that the clock selection needs no list of
+//!    backends either.
 //!
 //! Everything it reads is cargo's description of the *target*
 //! (`CARGO_CFG_*`), so cross builds select the target's backend.
@@ -43,7 +46,25 @@ fn main() {
         switches.iter().any(|s| s == name)
             || env::var_os(format!("CARGO_CFG_RALLYPOINT_{}", name.to_uppercase())).is_some()
     };
-    println!("cargo:rustc-cfg=rallypoint_backend=\"{}\"", backend(switch));
+    let backend = backend(switch);
+    println!("cargo:rustc-cfg=rallypoint_backend=\"{backend}\"");
+    println!(
+        "cargo:rustc-check-cfg=cfg(rallypoint_clock, values(\"unix\", \"windows\", \"fuchsia\", \"wasm\", \"instant\", \"registered\"))"
+    );
+    println!("cargo:rustc-cfg=rallypoint_clock=\"{}\"", clock(backend));
+}
+
+/// The crate's clock for a wait-layer backend (`src/time/clock.rs` has the
+/// table): the clock that backend's OS measures its timeouts on.
+fn clock(backend: &str) -> &'static str {
+    match backend {
+        "linux" | "freebsd" | "apple" | "openbsd" | "netbsd" | "dragonfly" | "emscripten" => "unix",
+        "windows" => "windows",
+        "fuchsia" => "fuchsia",
+        "wasm" => "wasm",
+        "fallback" => "instant",
+        _ => "registered",
+    }
 }
 
 /// The wait layer's backend for the target being built (`src/futex/mod.rs`

@@ -107,6 +107,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod action;
 mod barrier;
 mod error;
 mod futex;
@@ -114,27 +115,31 @@ mod futex;
 mod phaser;
 mod precision;
 mod sync;
+#[allow(unsafe_code)] // the timer's function cell (SAFETY.md, "Timer: the function cell")
+mod take_cell;
+mod time;
 mod timer;
 mod timer_phase;
 #[cfg(feature = "alloc")]
 mod timer_queue;
-mod wait_count;
+mod unwind;
 mod waiting;
 
-pub use barrier::{Barrier, BarrierAction, BarrierWaitResult, NoAction};
+pub use action::{BarrierAction, BarrierWaitResult, NoAction};
+pub use barrier::Barrier;
 pub use error::BarrierError;
-pub use futex::set_clock;
 #[cfg(target_has_atomic = "64")]
 pub use phaser::{ArrivalToken, Phaser};
 pub use precision::Precision;
+pub use time::set_clock;
 pub use timer::Timer;
 #[cfg(feature = "alloc")]
 pub use timer::TimerControl;
 #[cfg(feature = "std")]
 pub use timer::TimerHandle;
 pub use timer_phase::TimerState;
-#[cfg(all(feature = "alloc", loom))]
-#[doc(hidden)]
-pub use timer_queue::{loom_clock, loom_stall};
 #[cfg(feature = "alloc")]
 pub use timer_queue::{ScheduledTimer, TimerQueue};
+#[cfg(all(feature = "alloc", loom))]
+#[doc(hidden)]
+pub use {time::loom_clock, timer_queue::loom_stall};

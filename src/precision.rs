@@ -17,6 +17,18 @@
 /// p50 ~65-70 µs with [`Default`](Self::Default), ~15-25 µs with
 /// [`Precise`](Self::Precise), which costs more wake-ups (the kernel can no
 /// longer merge a timer thread's wake-up with other expiring timers).
+///
+/// # Examples
+///
+/// ```
+/// use rallypoint::{Precision, TimerQueue};
+///
+/// assert_eq!(Precision::default(), Precision::Default);
+/// // A queue whose driving thread wakes as precisely as the OS allows
+/// // (a `Timer` takes it in `start_with_precision`).
+/// let queue = TimerQueue::new().with_precision(Precision::Precise);
+/// assert_eq!(queue.precision(), Precision::Precise);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Precision {

@@ -27,8 +27,8 @@
 //! the futex sees a changed value and does not sleep (SAFETY.md, "Waiting:
 //! no lost wake-up").
 
-use crate::futex::Deadline;
 use crate::sync::AtomicU32;
+use crate::time::Deadline;
 use crate::waiting::park_flagged;
 
 /// Mask of the phase field.

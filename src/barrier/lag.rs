@@ -41,7 +41,7 @@ pub(super) use wide::{Lag, Ticket};
 #[cfg(any(rallypoint_narrow_state, not(target_has_atomic = "64")))]
 mod narrow {
     use super::super::layout::{half, Word};
-    use crate::wait_count::WaitCount;
+    use crate::waiting::WaitCount;
     use core::cell::Cell;
 
     /// Registered waits per half of the generation space (see the module

@@ -15,12 +15,11 @@
 //! timed wait whose deadline has passed returns without calling them, and a
 //! positive remainder below 1 ns is never passed as 0.
 
-use super::unix::{clock, errno};
-use super::Deadline;
+use super::unix::errno;
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicPtr, AtomicU8};
-use core::time::Duration;
 
 type WaitFn = unsafe extern "C" fn(*mut c_void, u64, usize, u32) -> c_int;
 type WaitTimeoutFn = unsafe extern "C" fn(*mut c_void, u64, usize, u32, u32, u64) -> c_int;
@@ -128,12 +127,6 @@ fn ulock_wait2() -> Ulock2Fn {
     // `Ulock2Fn` matches xnu's `bsd/sys/ulock.h`.
     // SAFETY: see SAFETY.md, "Wait layer: Apple backend selection".
     unsafe { core::mem::transmute::<*mut c_void, Ulock2Fn>(p) }
-}
-
-/// `CLOCK_UPTIME_RAW`: std's `Instant` clock, in the `mach_absolute_time`
-/// domain that `OS_CLOCK_MACH_ABSOLUTE_TIME` timeouts count in.
-pub(super) fn now() -> Duration {
-    clock(libc::CLOCK_UPTIME_RAW)
 }
 
 /// Nanoseconds left, at least 1 (0 means "forever" or `EINVAL`), or `None`

@@ -9,14 +9,10 @@
 //! `EBUSY` means the value differed. (Rust std read the timeout as
 //! milliseconds until it was fixed the same way.)
 
-use super::unix::{clock, errno};
-use super::Deadline;
+use super::unix::errno;
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::time::Duration;
-
-pub(super) fn now() -> Duration {
-    clock(libc::CLOCK_MONOTONIC)
-}
 
 /// Whole microseconds, rounded up (never 0, which means forever), capped
 /// at `c_int::MAX` (the kernel caps lower still; we loop).

@@ -11,10 +11,8 @@
 //! Only on nightly: `target_feature = "atomics"` is not visible to `cfg` on
 //! stable; Emscripten built there takes the std fallback backend.
 
-use super::unix::clock;
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::time::Duration;
+use crate::time::Deadline;
 
 extern "C" {
     fn emscripten_futex_wait(
@@ -23,10 +21,6 @@ extern "C" {
         max_wait_ms: libc::c_double,
     ) -> libc::c_int;
     fn emscripten_futex_wake(addr: *const u32, count: libc::c_int) -> libc::c_int;
-}
-
-pub(super) fn now() -> Duration {
-    clock(libc::CLOCK_MONOTONIC)
 }
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {

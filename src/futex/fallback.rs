@@ -2,7 +2,7 @@
 //! Haiku, Hurd, QNX, VxWorks, Redox, …): park on a small fixed table of
 //! `std::sync::Mutex` + `Condvar` buckets keyed by the word's address, as
 //! `parking_lot_core` and libc++'s `atomic::wait` do, and measure deadlines
-//! with `std::time::Instant`.
+//! with `std::time::Instant` (the crate's clock here: `time/clock/instant.rs`).
 //!
 //! # Why no wake is lost
 //!
@@ -37,11 +37,9 @@
 //! `RUSTFLAGS="--cfg rallypoint_force_fallback"` (a CI step), and its unit
 //! tests below run in every `cargo test`.
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::time::Duration;
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Instant;
+use crate::time::Deadline;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Buckets in the table: enough that unrelated barriers and timers rarely
 /// share one (a shared bucket costs only spurious wake-ups), small enough
@@ -78,13 +76,6 @@ fn lock(bucket: &Bucket) -> MutexGuard<'_, ()> {
     bucket.lock.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The origin of [`now`]'s clock: the first time anyone asked.
-static ORIGIN: OnceLock<Instant> = OnceLock::new();
-
-pub(super) fn now() -> Duration {
-    ORIGIN.get_or_init(Instant::now).elapsed()
-}
-
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     let bucket = bucket(word);
     let guard = lock(bucket);
@@ -104,10 +95,10 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
             true
         }
         Some(deadline) => {
-            // This module's own clock, not `Deadline::remaining`'s: on the
-            // host its unit tests run beside the native backend, whose clock
-            // has another origin.
-            let left = deadline.since_origin().saturating_sub(now());
+            // The crate's clock (`time/clock.rs`: `Instant` where this is
+            // the backend, the native clock where its unit tests run beside
+            // a native backend).
+            let left = deadline.remaining();
             if left.is_zero() {
                 return false;
             }
@@ -120,7 +111,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
                     .wait_timeout(guard, left)
                     .unwrap_or_else(PoisonError::into_inner),
             );
-            now() < deadline.since_origin()
+            !deadline.has_passed()
         }
     }
 }
@@ -139,8 +130,11 @@ mod tests {
     //! beside the native backend). Every wait here is bounded: a lost
     //! wake-up fails an assertion instead of hanging the suite.
     use super::*;
+    use crate::time::now;
     use core::sync::atomic::AtomicUsize;
+    use core::time::Duration;
     use std::thread;
+    use std::time::Instant;
 
     /// Longer than any healthy wake takes, even on a loaded machine.
     const BOUND: Duration = Duration::from_secs(10);

@@ -6,26 +6,17 @@
 //! what Rust std does; a relative duration with `UMTX_ABSTIME` (a bug seen in
 //! the wild) times out at once.
 
-use super::unix::{clock, errno};
-use super::Deadline;
+use super::unix::{after_error, errno, timespec};
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::ffi::c_void;
 use core::ptr;
-use core::time::Duration;
-
-pub(super) fn now() -> Duration {
-    clock(libc::CLOCK_MONOTONIC)
-}
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     // `None` if time_t cannot hold the deadline: then wait untimed (forever).
     let mut umtx_time = deadline.and_then(|d| {
-        let at = d.since_origin();
         Some(libc::_umtx_time {
-            _timeout: libc::timespec {
-                tv_sec: libc::time_t::try_from(at.as_secs()).ok()?,
-                tv_nsec: at.subsec_nanos() as _,
-            },
+            _timeout: timespec(d.since_origin())?,
             _flags: libc::UMTX_ABSTIME,
             _clockid: libc::CLOCK_MONOTONIC as u32,
         })
@@ -58,13 +49,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         if r == 0 {
             return true;
         }
-        match errno() {
-            libc::ETIMEDOUT => return false,
-            libc::EINTR => continue,
-            e => {
-                debug_assert!(false, "unexpected _umtx_op wait error {e}");
-                return true;
-            }
+        // A timeout is re-checked on our clock (the same CLOCK_MONOTONIC).
+        if let Some(woken) = after_error(errno(), deadline) {
+            return woken;
         }
     }
 }

@@ -7,9 +7,8 @@
 //! priority-inheriting locks. As Rust std does
 //! (`library/std/src/sys/pal/unix/futex.rs`).
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::time::Duration;
+use crate::time::Deadline;
 
 type ZxHandle = u32;
 type ZxStatus = i32;
@@ -23,7 +22,6 @@ const ZX_ERR_TIMED_OUT: ZxStatus = -21;
 
 #[link(name = "zircon")]
 extern "C" {
-    fn zx_clock_get_monotonic() -> ZxTime;
     fn zx_futex_wait(
         value_ptr: *const u32,
         current_value: u32,
@@ -31,14 +29,6 @@ extern "C" {
         deadline: ZxTime,
     ) -> ZxStatus;
     fn zx_futex_wake(value_ptr: *const u32, wake_count: u32) -> ZxStatus;
-}
-
-pub(super) fn now() -> Duration {
-    // No arguments; cannot fail.
-    // SAFETY: see SAFETY.md, "Wait layer: Fuchsia futex".
-    let t = unsafe { zx_clock_get_monotonic() };
-    // Nanoseconds since boot: never negative.
-    Duration::from_nanos(t as u64)
 }
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {

@@ -12,13 +12,8 @@
 //! once, and `Deadline::has_passed` is always true, so every model explores
 //! each timeout against every interleaving of the other threads.
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::time::Duration;
-
-pub(super) fn now() -> Duration {
-    Duration::ZERO
-}
+use crate::time::Deadline;
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     let guard = word.lock.lock().unwrap();

@@ -7,15 +7,10 @@
 //! early. Neither call uses `FUTEX_PRIVATE_FLAG`, like Rust std
 //! (`library/std/src/sys/pal/unix/futex.rs`): wait and wake must agree.
 
-use super::unix::{clock, errno};
-use super::Deadline;
+use super::unix::{after_error, errno, timespec};
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::ptr;
-use core::time::Duration;
-
-pub(super) fn now() -> Duration {
-    clock(libc::CLOCK_MONOTONIC)
-}
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     loop {
@@ -30,12 +25,7 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
                 if left.is_zero() {
                     return false;
                 }
-                libc::time_t::try_from(left.as_secs())
-                    .ok()
-                    .map(|secs| libc::timespec {
-                        tv_sec: secs,
-                        tv_nsec: left.subsec_nanos() as _,
-                    })
+                timespec(left)
             }
         };
         let timeout = timespec
@@ -57,16 +47,14 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         if r == 0 {
             return true; // Woken, maybe spuriously: the caller re-checks.
         }
-        match errno() {
-            // The value was not `expected` when the kernel looked.
-            libc::EAGAIN => return true,
-            // A signal (EINTR), a restarted wait (ECANCELED), or the kernel's
-            // relative timer: loop, and let our clock decide.
-            libc::EINTR | libc::ECANCELED | libc::ETIMEDOUT => continue,
-            e => {
-                debug_assert!(false, "unexpected futex wait error {e}");
-                return true;
-            }
+        // A restarted wait (ECANCELED) is retried like a signal (EINTR);
+        // the kernel's relative timer is re-checked on our clock.
+        let e = match errno() {
+            libc::ECANCELED => libc::EINTR,
+            e => e,
+        };
+        if let Some(woken) = after_error(e, deadline) {
+            return woken;
         }
     }
 }

@@ -4,17 +4,13 @@
 //! There is no scheduler to park with, so a waiter burns its core; on a
 //! bare-metal target that is the only option. Timed waits need a monotonic
 //! clock, which the application registers once with
-//! [`set_clock`](super::set_clock). Wakes are no-ops: spinners see the new
+//! [`set_clock`](crate::set_clock): the crate's clock on this backend
+//! (`time/clock.rs`), read here directly so that this file's unit test can
+//! run it on any host, with a fake clock. Wakes are no-ops: spinners see the new
 //! value by themselves.
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
-use core::time::Duration;
-
-/// The clock registered with `rallypoint::set_clock`; panics if none was.
-pub(super) fn now() -> Duration {
-    super::registered_clock::now()
-}
+use crate::time::{registered_now as now, Deadline};
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     loop {
@@ -37,6 +33,7 @@ mod tests {
     //! Runs on the host: the code bare-metal users get, with a fake clock.
     use super::*;
     use core::sync::atomic::AtomicU64;
+    use core::time::Duration;
     extern crate std;
     use std::thread;
 
@@ -48,7 +45,7 @@ mod tests {
 
     #[test]
     fn spin_fallback_with_registered_clock() {
-        super::super::set_clock(fake_now);
+        crate::time::set_clock(fake_now);
         assert_eq!(now(), Duration::from_nanos(1_000));
 
         // Regression: a second clock used to replace the first silently,
@@ -57,7 +54,7 @@ mod tests {
         fn other_clock() -> Duration {
             Duration::from_secs(1_000_000)
         }
-        super::super::set_clock(other_clock);
+        crate::time::set_clock(other_clock);
         assert_eq!(now(), Duration::from_nanos(1_000), "the first clock stays");
 
         // A stale value returns at once.

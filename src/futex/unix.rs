@@ -1,6 +1,8 @@
 //! What the Unix backends (Linux, Android, the BSDs, Apple, Emscripten)
-//! share: errno and the monotonic clock read.
+//! share: errno, the `timespec` conversion, and what a failed wait call's
+//! errno means.
 
+use crate::time::Deadline;
 use core::time::Duration;
 
 /// The calling thread's `errno`, read right after a failed call.
@@ -22,17 +24,36 @@ pub(super) fn errno() -> i32 {
     unsafe { *slot }
 }
 
-/// `clock_gettime(clock)` as time since the clock's origin.
-pub(super) fn clock(clock: libc::clockid_t) -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // `ts` is a valid, writable timespec and the callers pass clocks
-    // that exist on their OS.
-    // SAFETY: see SAFETY.md, "Wait layer: clocks".
-    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
-    debug_assert_eq!(r, 0, "clock_gettime({clock}) failed");
-    // Monotonic clocks are never negative.
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+/// `d` as a `timespec`, or `None` if `time_t` cannot hold it (then the
+/// wait is untimed: "too far to represent" means forever).
+#[allow(dead_code)] // Apple, DragonFly, Emscripten: other units, other errnos
+pub(super) fn timespec(d: Duration) -> Option<libc::timespec> {
+    Some(libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).ok()?,
+        tv_nsec: d.subsec_nanos() as _,
+    })
+}
+
+/// What a wait loop does after its futex call failed with `errno`:
+/// `Some(result)` to return `result`, `None` to call again.
+///
+/// - `ETIMEDOUT`: `false` only if `deadline` has passed on our clock (the
+///   contract in `futex/mod.rs`: never a bare OS timeout), else call again
+///   (with an absolute deadline the kernel measured on the same clock this
+///   does not happen; a relative one is recomputed by the caller);
+/// - `EINTR`: call again, with the same deadline;
+/// - `EAGAIN`: the word did not hold `expected` when the kernel looked;
+/// - anything else is unexpected: a debug assertion, else `true` (a
+///   spurious return; the caller re-checks).
+#[allow(dead_code)] // Apple, DragonFly, Emscripten: other units, other errnos
+pub(super) fn after_error(errno: i32, deadline: Option<Deadline>) -> Option<bool> {
+    match errno {
+        libc::ETIMEDOUT => deadline.is_some_and(Deadline::has_passed).then_some(false),
+        libc::EINTR => None,
+        libc::EAGAIN => Some(true),
+        e => {
+            debug_assert!(false, "unexpected futex wait error {e}");
+            Some(true)
+        }
+    }
 }

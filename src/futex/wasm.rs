@@ -8,42 +8,16 @@
 //! re-checked against it. Waiting traps on a thread that may not block (a
 //! browser's main thread): as for std's own locks there.
 //!
-//! The clock: WASI's monotonic clock (`clock_time_get`) on WASI preview 1;
-//! elsewhere (wasm32-unknown-unknown with threads) the host has no clock the
-//! module can import by a fixed name, so timed waits use the clock
-//! registered with `rallypoint::set_clock` (a browser app registers one
-//! built on `performance.now()`).
+//! The clock (`time/clock/wasm.rs`): WASI's monotonic clock on WASI
+//! preview 1; elsewhere the clock registered with `rallypoint::set_clock`.
 //!
 //! Only on nightly: `target_feature = "atomics"` is not visible to `cfg` on
 //! stable, and `core::arch::wasm32::memory_atomic_wait32` is unstable
 //! (`stdarch_wasm_atomic_wait`, enabled in `lib.rs` for exactly this cfg).
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::arch::wasm32;
-use core::time::Duration;
-
-#[cfg(all(target_os = "wasi", target_env = "p1"))]
-pub(super) fn now() -> Duration {
-    #[link(wasm_import_module = "wasi_snapshot_preview1")]
-    extern "C" {
-        /// `clock_time_get(id, precision, *time) -> errno` of WASI preview 1.
-        fn clock_time_get(id: u32, precision: u64, time: *mut u64) -> u16;
-    }
-    /// `clockid::monotonic`.
-    const CLOCK_MONOTONIC: u32 = 1;
-    let mut t = 0u64;
-    // `t` is a valid, writable u64; the monotonic clock always exists.
-    // SAFETY: see SAFETY.md, "Wait layer: clocks".
-    let e = unsafe { clock_time_get(CLOCK_MONOTONIC, 1, &mut t) };
-    debug_assert_eq!(e, 0, "clock_time_get(monotonic) failed: errno {e}");
-    Duration::from_nanos(t)
-}
-
-#[cfg(not(all(target_os = "wasi", target_env = "p1")))]
-pub(super) fn now() -> Duration {
-    super::registered_clock::now()
-}
 
 pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
     loop {

@@ -3,58 +3,21 @@
 //! `WaitOnAddress` takes a *relative* timeout in whole milliseconds and may
 //! return early (its timer ticks at ~15.6 ms by default) or spuriously. So
 //! each round recomputes the time left on our own clock
-//! (`QueryPerformanceCounter`), rounds it **up** to whole milliseconds (a
+//! (`QueryPerformanceCounter`, `time/clock/windows.rs`), rounds it **up** to whole milliseconds (a
 //! floor would turn sub-millisecond waits into a busy spin), caps it below
 //! `INFINITE` (std maps anything over ~49.7 days to `INFINITE`, which would
 //! make a 60-day timer never fire; we wait in chunks instead), and on
 //! `ERROR_TIMEOUT` re-checks the deadline rather than trusting the OS.
 
-use super::Deadline;
 use crate::sync::{AtomicU32, Ordering};
+use crate::time::Deadline;
 use core::ffi::c_void;
-use core::sync::atomic::AtomicU64;
 use core::time::Duration;
 use windows_sys::Win32::Foundation::{GetLastError, ERROR_TIMEOUT};
-use windows_sys::Win32::System::Performance::{QueryPerformanceCounter, QueryPerformanceFrequency};
 use windows_sys::Win32::System::Threading::{WaitOnAddress, WakeByAddressAll, INFINITE};
 
 /// The longest single wait: just under `INFINITE`, never equal to it.
 const MAX_CHUNK_MS: u32 = INFINITE - 1;
-
-/// Counts per second of QPC, fixed at boot; cached after the first read
-/// (0 = not read yet). Relaxed: any thread may compute and store it, and
-/// every thread computes the same value.
-static QPC_FREQUENCY: AtomicU64 = AtomicU64::new(0);
-
-fn frequency() -> u64 {
-    let cached = QPC_FREQUENCY.load(core::sync::atomic::Ordering::Relaxed);
-    if cached != 0 {
-        return cached;
-    }
-    let mut f = 0i64;
-    // `f` is a valid, writable i64; the call cannot fail on XP or
-    // later.
-    // SAFETY: see SAFETY.md, "Wait layer: clocks".
-    let ok = unsafe { QueryPerformanceFrequency(&mut f) };
-    debug_assert!(ok != 0 && f > 0, "QueryPerformanceFrequency failed");
-    let f = (f as u64).max(1);
-    QPC_FREQUENCY.store(f, core::sync::atomic::Ordering::Relaxed);
-    f
-}
-
-pub(super) fn now() -> Duration {
-    let mut c = 0i64;
-    // `c` is a valid, writable i64; the call cannot fail on XP or
-    // later.
-    // SAFETY: see SAFETY.md, "Wait layer: clocks".
-    let ok = unsafe { QueryPerformanceCounter(&mut c) };
-    debug_assert!(ok != 0, "QueryPerformanceCounter failed");
-    let (c, f) = (c as u64, frequency());
-    // Split to avoid overflowing `c * 1e9` (u128 would do, but this is cheaper).
-    let secs = c / f;
-    let nanos = ((c % f) as u128 * 1_000_000_000 / f as u128) as u32;
-    Duration::new(secs, nanos)
-}
 
 /// Whole milliseconds, rounded up, capped at [`MAX_CHUNK_MS`].
 fn ceil_millis(d: Duration) -> u32 {

@@ -28,7 +28,7 @@
 //! that has to wait), and a reset that may wait for stragglers of its
 //! class.
 
-use crate::wait_count::WaitCount;
+use crate::waiting::WaitCount;
 use core::cell::Cell;
 
 /// The class of a token that counted `resets` resets at its arrival.

@@ -1,7 +1,7 @@
 //! [`TimerControl`]: a shared handle to a started [`Timer`], of any
 //! function type (feature `alloc`).
 
-use crate::futex::Deadline;
+use crate::time::Deadline;
 use crate::timer_phase::TimerState;
 #[cfg(doc)]
 use crate::Timer; // the docs' links

@@ -46,12 +46,15 @@ pub use handle::TimerHandle;
 
 #[cfg(feature = "alloc")]
 use self::control::Control;
-use crate::futex::{self, Deadline, Nanos};
-use crate::sync::{self, loom_const_fn, AtomicU32, Ordering, TakeCell};
+use crate::futex;
+use crate::sync::{loom_const_fn, AtomicU32, Ordering};
+use crate::take_cell::TakeCell;
+use crate::time::{Deadline, Nanos};
 use crate::timer_phase::{
     is_finished, phase, wait_until_finished, TimerState, CANCELLED, FIRED, FLAGS, PARKED, PHASE,
     RUNNING, WAITING,
 };
+use crate::unwind::on_unwind;
 #[cfg(feature = "std")]
 use crate::Precision;
 #[cfg(feature = "alloc")]
@@ -220,7 +223,7 @@ impl<F: FnOnce()> Timer<F> {
         // We won the only `WAITING -> RUNNING` CAS the word will ever see.
         // SAFETY: the one and only access to the cell (SAFETY.md, "Timer: the function cell").
         let function = unsafe { self.function.take() };
-        sync::on_unwind(function, || self.finish());
+        on_unwind(function, || self.finish());
         self.finish();
     }
 

@@ -8,20 +8,20 @@
 //! "Waking the driver", and SAFETY.md, "TimerQueue: no lost wake-up".
 
 use super::body::counter_add;
-#[cfg(loom)]
-use super::clock::loom_stall;
-use super::clock::{now_ns, NEVER};
 use super::current::{self, Queue};
 use super::entry::{Owned, INFLIGHT, LINKED, PANICKED};
 use super::inbox::{Taken, TAG_SHUTDOWN};
 use super::list;
+#[cfg(loom)]
+use super::loom_stall;
 #[cfg(feature = "std")]
 use super::panic::keep_first;
 use super::panic::{catch, discard_panic, Panic};
 use super::shared::{Cancel, Shared};
 use super::token::Token;
-use crate::futex::{self, Deadline};
+use crate::futex;
 use crate::sync::Ordering;
+use crate::time::{now_ns, Deadline, NEVER};
 use crate::timer_phase::{phase, CANCELLED, FIRED, PARKED, RUNNING, WAITING};
 use core::time::Duration;
 
@@ -259,7 +259,7 @@ impl Shared {
                 self.len.fetch_sub(1, Ordering::Relaxed);
             }
         };
-        let payload = crate::sync::on_unwind(|| catch(|| claim.run()).err(), || ended(true));
+        let payload = crate::unwind::on_unwind(|| catch(|| claim.run()).err(), || ended(true));
         ended(payload.is_some());
         match (payload, repeat) {
             #[allow(unused_variables, unreachable_code)]
@@ -343,7 +343,7 @@ impl Shared {
     /// then aborts, as in any drop during unwinding). Either way every
     /// timer ends finished and the driver role is released.
     fn drain_and_release(&self, tok: Token<'_>) -> Option<Panic> {
-        let panic = crate::sync::on_unwind(
+        let panic = crate::unwind::on_unwind(
             || self.drain(&tok),
             || {
                 let _ = self.drain(&tok);
@@ -461,7 +461,7 @@ impl<'a> Driving<'a> {
         let tok = self.tok.take()?;
         let shared = self.shared;
         let previous = self.previous;
-        let panic = crate::sync::on_unwind(
+        let panic = crate::unwind::on_unwind(
             || match shared.inbox.try_release(tok) {
                 Ok(()) => None,
                 Err(tok) => shared.drain_and_release(tok),

@@ -107,7 +107,7 @@ impl DriverWaker {
             // setter (nothing to read; the RMW reads its bit).
             self.state.swap(0, Ordering::AcqRel) & MISSED != 0
         };
-        let (changed, old) = crate::sync::on_unwind(
+        let (changed, old) = crate::unwind::on_unwind(
             || {
                 self.waker.with_mut(|cell| {
                     // SAFETY: REGISTERING with no reader: this thread alone touches the cell (SAFETY.md, "TimerQueue: the driver waker").
@@ -172,7 +172,7 @@ impl DriverWaker {
         let leave = || {
             self.state.fetch_sub(READER, Ordering::Release);
         };
-        let r = crate::sync::on_unwind(
+        let r = crate::unwind::on_unwind(
             || {
                 self.waker.with(|cell| {
                     // SAFETY: a counted reader with REGISTERING clear: no writer until we leave; shared access to a `Waker` is fine (`Sync`) (SAFETY.md, "TimerQueue: the driver waker").

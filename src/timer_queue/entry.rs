@@ -458,7 +458,7 @@ impl<'a> Claim<'a> {
             }
         };
         // A panicking destructor of the body still finishes the timer.
-        crate::sync::on_unwind(|| self.drop_body(), publish);
+        crate::unwind::on_unwind(|| self.drop_body(), publish);
         publish();
     }
 

@@ -11,8 +11,8 @@ use super::entry::PANICKED;
 use super::entry::{is_finished, Owned, INFLIGHT, LINKED, STOPPED};
 use super::inbox::{TAG_PARKED, TAG_SHUTDOWN};
 use super::shared::Cancel;
-use crate::futex::Deadline;
 use crate::sync::Ordering;
+use crate::time::Deadline;
 use crate::timer_phase::{
     phase, wait_until_finished, TimerState, CANCELLED, FIRED, RUNNING, WAITING,
 };

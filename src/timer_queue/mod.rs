@@ -60,14 +60,13 @@
 //! | `driver_waker.rs` | the event loop's waker (`set_driver_waker`) |
 //! | `current.rs` | which queue this thread drives |
 //! | `panic.rs` | catching and resuming panics on the queue's paths |
-//! | `clock.rs` | nanoseconds on the crate's clock; loom's model clock |
+//! | `loom_stall.rs` | loom only: a model's stalled waker |
 //!
 //! Imports run one way: each file imports only files below it in this
 //! table (and the crate's `timer_phase`, `futex`, `sync`, `waiting`).
 
 #[allow(unsafe_code)] // Running and dropping a body (SAFETY.md, "TimerQueue: the body").
 mod body;
-mod clock;
 mod current;
 mod driver;
 #[allow(unsafe_code)] // The waker cell (SAFETY.md, "TimerQueue: the driver waker").
@@ -79,6 +78,9 @@ mod handle;
 mod inbox;
 #[allow(unsafe_code)] // Listed nodes (SAFETY.md, "TimerQueue").
 mod list;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_stall;
 mod panic;
 #[allow(unsafe_code)] // The shared part's box, a canceller's access (SAFETY.md, "TimerQueue").
 mod shared;
@@ -86,12 +88,9 @@ mod shared;
 mod token;
 mod wheel;
 
-#[cfg(loom)]
-pub use self::clock::{loom_clock, loom_stall};
 pub use self::handle::ScheduledTimer;
 
 use self::body::{counter_new, Body, Every, Once, Repeat};
-use self::clock::{due_after, nanos, now_ns};
 use self::driver::{Driving, COVERED};
 use self::entry::Owned;
 use self::inbox::{TAG_PARKED, TAG_SHUTDOWN};
@@ -99,6 +98,7 @@ use self::panic::Panic;
 use self::shared::{Shared, SharedCell};
 use crate::precision::{self, Precision};
 use crate::sync::Ordering;
+use crate::time::{due_after, nanos, now_ns};
 use crate::timer_phase::{CANCELLED, WAITING};
 use core::fmt;
 use core::time::Duration;

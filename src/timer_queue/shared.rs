@@ -5,8 +5,6 @@
 //! while the node carries `INFLIGHT`. The driver's work on `Shared` is in
 //! `driver.rs`.
 
-#[cfg(target_has_atomic = "64")]
-use super::clock::NEVER;
 use super::current::Queue;
 use super::driver_waker::DriverWaker;
 use super::entry::{check, Claim, Owned, INFLIGHT, LINKED};
@@ -14,6 +12,8 @@ use super::inbox::Inbox;
 use super::wheel::Driver;
 use crate::futex;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+#[cfg(target_has_atomic = "64")]
+use crate::time::NEVER;
 use crate::timer_phase::{CANCELLED, PARKED};
 use alloc::boxed::Box;
 use core::fmt;

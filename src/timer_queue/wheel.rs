@@ -17,11 +17,11 @@
 //! `zombies` for their cancel message (which carries their reference);
 //! released timers whose canceller is still `INFLIGHT` wait in `deferred`.
 
-use super::clock::NEVER;
 use super::entry::Owned;
 use super::list::List;
 use super::token::{DriverCell, Token};
 use crate::sync::Ordering;
+use crate::time::NEVER;
 use crate::timer_phase::{phase, CANCELLED};
 
 /// Nanoseconds per tick, as a shift (8 192 ns).

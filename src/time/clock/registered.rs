@@ -1,6 +1,6 @@
 //! The clock an application registers with [`set_clock`](super::set_clock),
-//! for the backends whose target has no OS clock (`spin.rs`, and `wasm.rs`
-//! off WASI). Compiled on every target so that `set_clock` exists
+//! for the targets without an OS clock (the spin backend, and wasm
+//! off WASI: `clock/wasm.rs`). Compiled on every target so that `set_clock` exists
 //! everywhere; where the OS provides a clock, nothing reads it.
 
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -31,7 +31,7 @@ pub(super) fn set(clock: fn() -> Duration) {
 /// # Panics
 ///
 /// If no clock was registered: a timed wait cannot be measured.
-#[allow(dead_code)] // read only by the backends of targets without an OS clock
+#[allow(dead_code)] // read only on targets without an OS clock
 pub(super) fn now() -> Duration {
     // Pairs with the Release store in `set`.
     let clock = CLOCK.load(Ordering::Acquire);

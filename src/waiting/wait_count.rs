@@ -5,9 +5,9 @@
 //! stands for, and which transition publishes it, is theirs; the count,
 //! the `WAITING` flag and the park/wake handshake are here, once.
 
+use super::thread::park_flagged;
 use crate::futex;
 use crate::sync::{AtomicU32, Ordering};
-use crate::waiting::park_flagged;
 
 /// A thread waits in [`WaitCount::wait_clear`] for the count to reach zero.
 const WAITING: u32 = 1 << 31;
@@ -75,13 +75,13 @@ impl WaitCount {
     }
 
     /// The registered waits now (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn count(&self) -> u32 {
         self.0.load(Ordering::Relaxed) & COUNT
     }
 
     /// Whether a thread is marked as blocked (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_waited_on(&self) -> bool {
         self.0.load(Ordering::Relaxed) & WAITING != 0
     }

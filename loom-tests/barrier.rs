@@ -380,7 +380,8 @@ fn reset_after_a_break_keeps_stragglers_safe() {
 /// This thread's waits are timed so that no pairing of the four arrivals
 /// can leave a wait alone forever in correct code.
 ///
-/// The one model whose preemption bound is capped, at 2 (SAFETY.md §6):
+/// The one model whose preemption bound is capped, at 2 (SAFETY.md §9,
+/// "What loom does not cover"):
 /// at 3 it explores for about 4 minutes, more than CI's budget for it; the
 /// schedule it exists for needs 2 (with `admits` always true, loom reports
 /// the deadlock at bound 2 within seconds).

@@ -1,6 +1,6 @@
 //! [`TakeCell`]: a value that one thread moves out once (the timer's
 //! function). The crate's one `unsafe` cell outside the wait layer and the
-//! TimerQueue's node (SAFETY.md, "Timer: the function cell").
+//! TimerQueue (SAFETY.md, "Timer: the function cell").
 
 use core::mem::ManuallyDrop;
 

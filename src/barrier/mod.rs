@@ -28,7 +28,7 @@
 //! every one (`Barrier::transition`).
 //!
 //! Waiters spin briefly on the state word, then park on `seq`, a separate
-//! 32-bit futex word, after setting `SLEEPERS` (`waiting.rs`, shared with
+//! 32-bit futex word, after setting `SLEEPERS` (`waiting/`, shared with
 //! the crate's other primitives). Each transition that ends what sleepers
 //! wait for clears `SLEEPERS` and, only if it was set, bumps `seq` and calls
 //! `wake_all`: no syscall when nobody sleeps.

@@ -5,7 +5,7 @@
 //! condition variable; wakers take the same lock before notifying, so a
 //! check-then-sleep never misses a wake: the property the kernel's futex
 //! bucket lock gives. The lock adds synchronisation a real futex does not
-//! (SAFETY.md, "6. What loom does not cover"), so the algorithms must take all
+//! (SAFETY.md, "What loom does not cover"), so the algorithms must take all
 //! their ordering from the atomics, and the value here is read `Relaxed`.
 //!
 //! Time is not modelled: a timed wait whose value is unchanged times out at

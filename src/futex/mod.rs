@@ -10,9 +10,11 @@
 //!   own monotonic clock (`crate::time::now`, the clock the deadline is on),
 //!   never on a bare "timed out" from the OS: every backend re-checks the
 //!   deadline before reporting one (`unix.rs`'s `after_error` for the Unix
-//!   futex calls). It returns `true` otherwise, *including* spurious
-//!   returns. Callers therefore loop on their own predicate and never
-//!   treat `true` as "the value changed".
+//!   futex calls), except `fuchsia.rs`, which takes the kernel's timeout as
+//!   is (its absolute deadline is measured on this very clock,
+//!   `zx_clock_get_monotonic`). It returns `true` otherwise, *including*
+//!   spurious returns. Callers therefore loop on their own predicate and
+//!   never treat `true` as "the value changed".
 //! - [`wake_all`]`(word)`: wake every thread sleeping in [`wait`] on this
 //!   word (Barrier and Timer always release every waiter, so there is no
 //!   `wake_one`). A wake with no sleeper is harmless.
@@ -31,9 +33,10 @@
 //! spurious wake never stretches a timeout. A deadline too far away to
 //! represent is `None`: "wait forever", never an overflow and never an
 //! immediate timeout. The clock itself, and `set_clock`, live in
-//! `src/time/`, chosen per target from the same `rallypoint_backend` cfg
-//! as the backend below, so that each backend's OS measures its timeouts
-//! on the clock its deadlines are on.
+//! `src/time/`, chosen per target from the `rallypoint_clock` cfg, which
+//! `build.rs` derives from the `rallypoint_backend` cfg of the backend
+//! below, so that each backend's OS measures its timeouts on the clock its
+//! deadlines are on.
 //!
 //! The shape (free functions, not a trait, one backend compiled in) is that
 //! of std's `sys::sync::futex` and the `atomic-wait` crate.

@@ -14,7 +14,7 @@
 //! checked against `layout::invalid` in debug and loom builds. Waiters spin,
 //! then park on `seq`, a separate futex word, after setting `SLEEPERS`; a
 //! transition that ends what sleepers wait for clears `SLEEPERS` and only
-//! then wakes (`waiting.rs`, shared with `Barrier`).
+//! then wakes (`waiting/`, shared with `Barrier`).
 //!
 //! - Every transition is `AcqRel`, every value decided from is read with
 //!   `Acquire` (`StateWord::transition`, and the waiters' loads). An

@@ -1,5 +1,5 @@
 //! The contenders and the measuring harness, shared by `benches/*.rs` and
-//! `examples/compare.rs` (`#[path]`-included), so every number in both comes
+//! `examples/compare/main.rs` (`#[path]`-included), so every number in both comes
 //! from the same code.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // Bench code uses std.

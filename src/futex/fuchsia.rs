@@ -47,8 +47,10 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) 
         // Woken (maybe spuriously), or the value was not `expected`: the
         // caller re-checks and calls again with the same absolute deadline.
         ZX_OK | ZX_ERR_BAD_STATE => true,
-        // Measured on our own clock, absolute: a real timeout.
-        ZX_ERR_TIMED_OUT => false,
+        // Measured on our own clock, absolute, so this is a real timeout;
+        // still re-checked on our clock, as every backend does (the
+        // contract in `futex/mod.rs`: never a bare OS timeout).
+        ZX_ERR_TIMED_OUT => !deadline.is_some_and(Deadline::has_passed),
         e => {
             debug_assert!(false, "unexpected zx_futex_wait status {e}");
             true

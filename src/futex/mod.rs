@@ -10,9 +10,7 @@
 //!   own monotonic clock (`crate::time::now`, the clock the deadline is on),
 //!   never on a bare "timed out" from the OS: every backend re-checks the
 //!   deadline before reporting one (`unix.rs`'s `after_error` for the Unix
-//!   futex calls), except `fuchsia.rs`, which takes the kernel's timeout as
-//!   is (its absolute deadline is measured on this very clock,
-//!   `zx_clock_get_monotonic`). It returns `true` otherwise, *including*
+//!   futex calls). It returns `true` otherwise, *including*
 //!   spurious returns. Callers therefore loop on their own predicate and
 //!   never treat `true` as "the value changed".
 //! - [`wake_all`]`(word)`: wake every thread sleeping in [`wait`] on this

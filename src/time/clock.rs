@@ -16,7 +16,7 @@
 //!
 //! Each is the clock the backend's OS measures its own timeouts on, so a
 //! kernel deadline and ours agree; the backends still re-check ours before
-//! reporting a timeout, all but Fuchsia's (`futex/mod.rs`, "Contract").
+//! reporting a timeout (`futex/mod.rs`, "Contract").
 
 use core::time::Duration;
 

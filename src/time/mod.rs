@@ -5,8 +5,7 @@
 //!   every timed wait uses, chosen once per target (the OS's monotonic
 //!   clock, or the one an application registers with [`set_clock`]). The
 //!   wait layer (`futex/`) measures nothing itself: its backends take a
-//!   [`Deadline`] on this clock and re-check it before reporting a timeout
-//!   (all but Fuchsia's, whose kernel measures it on this clock).
+//!   [`Deadline`] on this clock and re-check it before reporting a timeout.
 //! - [`Deadline`] (`deadline.rs`): an absolute point on that clock,
 //!   computed once per wait, so that a retry never stretches a timeout;
 //!   `None` where an `Option<Deadline>` is taken means "never".

@@ -1,8 +1,9 @@
 //! Lock-free, `no_std` synchronisation primitives that park threads on a
 //! futex: a [`Barrier`], a [`Phaser`], a one-shot [`Timer`] and a
-//! [`TimerQueue`] for many timers. Each keeps its state in one atomic word
-//! moved by one CAS per transition: no lock and no allocation on any wait
-//! path; waiters spin briefly, then sleep, and are woken only if one sleeps.
+//! [`TimerQueue`] for many timers. Their state is packed into atomic words
+//! (one per barrier, phaser or timer) that change by one atomic operation
+//! per transition: no lock and no allocation on any wait path; waiters spin
+//! briefly, then sleep, and a wake-up is made only if one sleeps.
 //!
 //! # Which one do I want?
 //!
@@ -16,41 +17,29 @@
 //! # Examples
 //!
 //! ```
-//! use rallypoint::Barrier;
-//! let barrier = Barrier::new(2);
-//! std::thread::scope(|s| {
+//! use rallypoint::{Barrier, Phaser, Timer, TimerQueue};
+//! use std::{thread, time::Duration};
+//!
+//! let barrier = Barrier::new(2); // two threads meet, round after round
+//! thread::scope(|s| {
 //!     s.spawn(|| barrier.wait().unwrap());
-//!     assert!(barrier.wait().unwrap().index() < 2); // both have arrived
+//!     assert!(barrier.wait().unwrap().index() < 2);
 //! });
-//! ```
 //!
-//! ```
-//! use rallypoint::Phaser;
-//! let phaser = Phaser::new(2);
-//! std::thread::scope(|s| {
+//! let phaser = Phaser::new(2); // arrive now, wait later
+//! thread::scope(|s| {
 //!     s.spawn(|| phaser.arrive_and_wait().unwrap());
-//!     let token = phaser.arrive().unwrap(); // "mine is ready": returns at once
-//!     phaser.wait(token).unwrap(); // until the other party has arrived too
+//!     let token = phaser.arrive().unwrap(); // never blocks
+//!     phaser.wait(token).unwrap(); // until the other party arrived too
 //! });
-//! ```
 //!
-//! ```
-//! use rallypoint::Timer;
-//! use std::time::Duration;
-//! let handle = Timer::new(Duration::from_secs(60), || println!("a minute")).start();
-//! assert!(handle.cancel()); // true: the function will never run
-//! handle.join().unwrap();
-//! ```
+//! let timer = Timer::new(Duration::from_secs(60), || println!("late")).start();
+//! assert!(timer.cancel()); // true: the function will never run
 //!
-//! ```
-//! use rallypoint::TimerQueue;
-//! use std::time::Duration;
-//! let queue = TimerQueue::new(); // or TimerQueue::global(), which drives itself
-//! let timeout = queue.schedule(Duration::from_secs(30), || println!("timed out"));
-//! assert!(timeout.cancel()); // true: it will never run
+//! let queue = TimerQueue::new(); // or TimerQueue::global(), self-driven
 //! let soon = queue.schedule(Duration::from_millis(1), || {});
-//! while let Some(next) = queue.fire_due() { // an event loop; or `run()` on a thread
-//!     std::thread::sleep(next);
+//! while let Some(next) = queue.fire_due() { // an event loop; or run()
+//!     thread::sleep(next);
 //! }
 //! assert!(soon.is_finished());
 //! ```

@@ -1,8 +1,8 @@
 //! Lock-free, `no_std` synchronisation primitives that park threads on a
 //! futex: a [`Barrier`], a [`Phaser`], a one-shot [`Timer`] and a
-//! [`TimerQueue`] for many timers. Their state is packed into atomic words
-//! (one per barrier, phaser or timer) that change by one atomic operation
-//! per transition: no lock and no allocation on any wait path; waiters spin
+//! [`TimerQueue`] for many timers. Their state is packed into a few atomic
+//! words (a barrier's whole state is one `u64`) that change by one atomic
+//! operation per transition: no lock and no allocation on any wait path; waiters spin
 //! briefly, then sleep, and a wake-up is made only if one sleeps.
 //!
 //! # Which one do I want?

@@ -1,7 +1,7 @@
 //! Lock-free, `no_std` synchronisation primitives that park threads on a
 //! futex: a [`Barrier`], a [`Phaser`], a one-shot [`Timer`] and a
 //! [`TimerQueue`] for many timers. Their state is packed into a few atomic
-//! words (a barrier's whole state is one `u64`) that change by one atomic
+//! words (a barrier's state is one word) that change by one atomic
 //! operation per transition: no lock and no allocation on any wait path; waiters spin
 //! briefly, then sleep, and a wake-up is made only if one sleeps.
 //!

@@ -2,8 +2,9 @@
 //! futex: a [`Barrier`], a [`Phaser`], a one-shot [`Timer`] and a
 //! [`TimerQueue`] for many timers. Their state is packed into a few atomic
 //! words (a barrier's state is one word) that change by one atomic
-//! operation per transition: no lock and no allocation on any wait path; waiters spin
-//! briefly, then sleep, and a wake-up is made only if one sleeps.
+//! operation per transition: no lock and no allocation on any wait path;
+//! waiters spin briefly, then sleep, and a wake-up is made only if one
+//! sleeps.
 //!
 //! # Which one do I want?
 //!

@@ -99,7 +99,8 @@ mod imp;
 compile_error!(
     "rallypoint: no `rallypoint_backend` cfg: the crate's build script (build.rs) must run; \
      it selects the wait layer for the target (or pass `--cfg rallypoint_backend=\"...\"` \
-     with a name from the table in src/futex/mod.rs)"
+     with a name from the table in src/futex/mod.rs, and `--cfg rallypoint_clock=\"...\"` \
+     with its clock from the table in src/time/clock.rs)"
 );
 
 #[cfg(all(

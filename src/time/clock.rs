@@ -12,7 +12,8 @@
 //! | `fallback` | `instant` | `std::time::Instant`, from the first reading (`clock/instant.rs`) |
 //! | `spin` | `registered` | the registered clock (`clock/registered.rs`) |
 //!
-//! `build.rs` sets both cfgs, the second from the first.
+//! `build.rs` sets both cfgs, the second from the first (a build without
+//! it passes both, or stops at a `compile_error!` naming the missing one).
 //!
 //! Each is the clock the backend's OS measures its own timeouts on, so a
 //! kernel deadline and ours agree; the backends still re-check ours before
@@ -24,6 +25,23 @@ use core::time::Duration;
 // clock. Compiled everywhere, so that `set_clock` exists on every target.
 #[allow(unsafe_code)]
 mod registered;
+
+#[cfg(all(
+    not(loom),
+    not(any(
+        rallypoint_clock = "unix",
+        rallypoint_clock = "windows",
+        rallypoint_clock = "fuchsia",
+        rallypoint_clock = "wasm",
+        rallypoint_clock = "instant",
+        rallypoint_clock = "registered"
+    ))
+))]
+compile_error!(
+    "rallypoint: no `rallypoint_clock` cfg: the crate's build script (build.rs) must run; \
+     it derives the clock from the wait layer's backend (or pass `--cfg rallypoint_clock=\"...\"` \
+     with the name the table in src/time/clock.rs gives for your `rallypoint_backend`)"
+);
 
 #[cfg(all(not(loom), rallypoint_clock = "unix"))]
 #[allow(unsafe_code)]

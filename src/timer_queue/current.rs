@@ -3,8 +3,11 @@
 //! hanging every timer of the queue. Without `std` (or under loom) the
 //! driving thread is not recorded.
 
-/// A queue, by the address of its shared part: compared, never
-/// dereferenced.
+/// A queue, by the address of its shared part (`shared.rs`'s `Shared`,
+/// type-erased so that the node, which sits below `Shared`, can hold it).
+/// This file only compares it; the one place that turns it back into a
+/// `&Shared` is `Cancel::queue`, under `INFLIGHT` (SAFETY.md, "TimerQueue:
+/// memory reclamation"), and the one place that makes it is `Shared::addr`.
 pub(super) type Queue = *const ();
 
 /// Nesting depth recorded (a callback of one queue may drive another,

@@ -107,15 +107,57 @@ pub(super) struct Header {
     shared: Queue,
     /// Inbox link (new timer or cancel message); after a panic, the
     /// payload (`std`).
-    pub(super) next: AtomicPtr<Header>,
+    next: AtomicPtr<Header>,
     /// Driver: next node in the driver list holding this one.
-    pub(super) link: DriverCell<*mut Header>,
+    link: DriverCell<*mut Header>,
     /// Driver: the cell that points at this node (the list head or the
     /// previous node's `link`); null while in no list.
-    pub(super) pprev: DriverCell<*const DriverCell<*mut Header>>,
+    pprev: DriverCell<*const DriverCell<*mut Header>>,
     /// Driver (written by `schedule` before the node is shared): the due
     /// time, nanoseconds on the crate's monotonic clock; `u64::MAX` = never.
-    pub(super) due: DriverCell<u64>,
+    due: DriverCell<u64>,
+}
+
+// The link fields are private, and reaching them is `unsafe`: the inbox
+// and the lists dereference every pointer stored in them, so a store from
+// safe code elsewhere could make those dereferences unsound. Only
+// `inbox.rs` and `list.rs` (and this file) call these, each under the
+// argument of SAFETY.md, "TimerQueue: memory reclamation".
+impl Header {
+    /// The inbox link.
+    ///
+    /// # Safety
+    ///
+    /// Only the inbox's push and take (`inbox.rs`) and the panic payload
+    /// (this file) use it: whatever is stored must be what they expect
+    /// (a pushed node or null; a payload box while `PANICKED`).
+    #[inline]
+    pub(super) unsafe fn inbox_link(&self) -> &AtomicPtr<Header> {
+        &self.next
+    }
+
+    /// The driver-list links: the next node, and the cell pointing here.
+    ///
+    /// # Safety
+    ///
+    /// Only the driver lists (`list.rs`) use them, keeping `link` and
+    /// `pprev` a consistent doubly linked list of live nodes.
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    pub(super) unsafe fn list_links(
+        &self,
+    ) -> (
+        &DriverCell<*mut Header>,
+        &DriverCell<*const DriverCell<*mut Header>>,
+    ) {
+        (&self.link, &self.pprev)
+    }
+
+    /// The due time (driver only).
+    #[inline]
+    pub(super) fn due(&self, tok: &Token<'_>) -> u64 {
+        self.due.get(tok)
+    }
 }
 
 #[repr(C)]

@@ -74,7 +74,9 @@ impl Inbox {
     /// the push saw, or `Err` if shut down.
     fn push(&self, node: NonNull<Header>) -> Result<usize, ()> {
         // SAFETY: the caller holds a reference to `node` (SAFETY.md, "TimerQueue: memory reclamation").
-        let next = &unsafe { node.as_ref() }.next;
+        let header = unsafe { node.as_ref() };
+        // SAFETY: the inbox link is the inbox's own (SAFETY.md, "TimerQueue: memory reclamation").
+        let next = unsafe { header.inbox_link() };
         let mut cur = self.head.load(Ordering::Relaxed);
         loop {
             if tags(cur) & TAG_SHUTDOWN != 0 {
@@ -280,7 +282,8 @@ impl<'t> Iterator for Chain<'t> {
         let header = unsafe { node.as_ref() };
         // Relaxed: the take's Acquire made the pushes visible, and nobody
         // writes `next` again before we are done with this node.
-        self.next = header.next.load(Ordering::Relaxed);
+        // SAFETY: the inbox link is the inbox's own (SAFETY.md, "TimerQueue: memory reclamation").
+        self.next = unsafe { header.inbox_link() }.load(Ordering::Relaxed);
         // Relaxed: LINKED of a node in the inbox was fixed before its push.
         let s = header.state.load(Ordering::Relaxed);
         Some(if s & LINKED != 0 {

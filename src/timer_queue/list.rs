@@ -28,14 +28,17 @@ impl List {
 
     /// Adds `node` (in no list) at the front.
     pub(super) fn push(&self, tok: &Token<'_>, node: Owned) {
-        let h = node.header();
-        debug_assert!(h.pprev.get(tok).is_null(), "node already in a list");
+        // SAFETY: the list code keeps the links consistent (SAFETY.md, "TimerQueue: memory reclamation").
+        let (link, pprev) = unsafe { node.header().list_links() };
+        debug_assert!(pprev.get(tok).is_null(), "node already in a list");
         let first = self.first.get(tok);
-        h.link.set(tok, first);
-        h.pprev.set(tok, &self.first);
+        link.set(tok, first);
+        pprev.set(tok, &self.first);
         if let Some(first) = NonNull::new(first) {
             // SAFETY: nodes in a list are live: the list holds their queue reference (SAFETY.md, "TimerQueue: memory reclamation").
-            unsafe { first.as_ref() }.pprev.set(tok, &h.link);
+            let first = unsafe { first.as_ref() };
+            // SAFETY: as above.
+            unsafe { first.list_links() }.1.set(tok, link);
         }
         self.first.set(tok, node.into_raw().as_ptr());
     }
@@ -62,9 +65,10 @@ impl List {
         while let Some(node) = NonNull::new(p) {
             // SAFETY: as in `push` (SAFETY.md, "TimerQueue: memory reclamation").
             let h = unsafe { node.as_ref() };
-            let due = h.due.get(tok);
+            let due = h.due(tok);
             min = Some(min.map_or(due, |m: u64| m.min(due)));
-            p = h.link.get(tok);
+            // SAFETY: as above; the link is only read.
+            p = unsafe { h.list_links() }.0.get(tok);
         }
         min
     }
@@ -83,7 +87,8 @@ pub(super) fn unlink(tok: &Token<'_>, message: Message<'_>) -> Option<Owned> {
     let node = message.into_ptr();
     // SAFETY: a message's node is live: a driver list holds its queue reference (SAFETY.md, "TimerQueue: memory reclamation").
     let h = unsafe { node.as_ref() };
-    if h.pprev.get(tok).is_null() {
+    // SAFETY: only read here (SAFETY.md, "TimerQueue: memory reclamation").
+    if unsafe { h.list_links() }.1.get(tok).is_null() {
         debug_assert!(false, "cancel message for a node in no list");
         return None;
     }
@@ -95,14 +100,18 @@ pub(super) fn unlink(tok: &Token<'_>, message: Message<'_>) -> Option<Owned> {
 fn unlink_raw(tok: &Token<'_>, node: NonNull<Header>) {
     // SAFETY: the caller has checked that `node` is in a list, which keeps it live (SAFETY.md, "TimerQueue: memory reclamation").
     let h = unsafe { node.as_ref() };
-    let pprev = h.pprev.get(tok);
-    let next = h.link.get(tok);
+    // SAFETY: the list code keeps the links consistent (SAFETY.md, "TimerQueue: memory reclamation").
+    let (link, pprev_cell) = unsafe { h.list_links() };
+    let pprev = pprev_cell.get(tok);
+    let next = link.get(tok);
     // SAFETY: `pprev` points at a list head in the boxed `Shared` or at a live node's `link` (SAFETY.md, "TimerQueue: memory reclamation").
     unsafe { &*pprev }.set(tok, next);
     if let Some(next) = NonNull::new(next) {
         // SAFETY: as in `List::push` (SAFETY.md, "TimerQueue: memory reclamation").
-        unsafe { next.as_ref() }.pprev.set(tok, pprev);
+        let next = unsafe { next.as_ref() };
+        // SAFETY: as above.
+        unsafe { next.list_links() }.1.set(tok, pprev);
     }
-    h.pprev.set(tok, ptr::null());
-    h.link.set(tok, ptr::null_mut());
+    pprev_cell.set(tok, ptr::null());
+    link.set(tok, ptr::null_mut());
 }
